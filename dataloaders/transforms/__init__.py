@@ -1,0 +1,1 @@
+"""Joint image/mask transforms, normalisation constants and robustness perturbations."""

@@ -1,0 +1,1 @@
+"""Shared training/evaluation code: losses, metrics, checkpoints, engine helpers."""

@@ -1,0 +1,86 @@
+"""The checkpoint format: one definition for train.py (save/resume) and test.py (load/rebuild).
+
+A checkpoint is a dict saved with ``torch.save`` and loaded with ``weights_only=True``:
+
+- ``format``: :data:`CHECKPOINT_FORMAT` (tells our files from foreign ones);
+- ``model_config``: keyword arguments of :func:`modeling.build_model` (backbone, output stride, heads);
+- ``state_dict``: model weights (without a DDP ``module.`` prefix);
+- optional training state: ``optimizer``, ``scheduler``, ``scaler``, ``epoch``, ``iteration``,
+  ``best_metric``, ``rng`` and ``args`` (plain types only, so weights-only loading works).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from utils.errors import CheckpointError
+
+CHECKPOINT_FORMAT = "cacl-net/1"
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
+    """Write ``state`` to ``path`` atomically: a temp file in the same folder, then rename.
+
+    A run killed mid-save leaves the previous checkpoint intact, never a truncated one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"format": CHECKPOINT_FORMAT, **state}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a CaCL-Net checkpoint with ``weights_only=True``; a missing, corrupt or foreign file is a
+    :class:`CheckpointError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises many types for corrupt/foreign files
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({first_line[:200]})") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not a CaCL-Net checkpoint (no '{CHECKPOINT_FORMAT}' format tag)")
+    for key in ("model_config", "state_dict"):
+        if key not in state:
+            raise CheckpointError(f"{path}: checkpoint has no '{key}'")
+    return state
+
+
+def strip_ddp_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Remove the ``module.`` prefix DistributedDataParallel adds to parameter names."""
+    return {k.removeprefix("module."): v for k, v in state_dict.items()}
+
+
+def load_model_weights(model: torch.nn.Module, state: dict[str, Any], path: str | os.PathLike) -> None:
+    """Load ``state['state_dict']`` into ``model`` strictly; a mismatch names the file and the keys.
+
+    Projection heads are training-only, so their weights are ignored when ``model`` has none.
+    """
+    weights = strip_ddp_prefix(state["state_dict"])
+    own = model.state_dict()
+    weights = {k: v for k, v in weights.items() if k in own or not k.startswith("projection")}
+    missing = sorted(set(own) - set(weights))
+    unexpected = sorted(set(weights) - set(own))
+    shape_mismatch = sorted(k for k in set(own) & set(weights) if own[k].shape != weights[k].shape)
+    if missing or unexpected or shape_mismatch:
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", shape_mismatch)):
+            if keys:
+                parts.append(f"{len(keys)} {label} (e.g. {keys[0]})")
+        raise CheckpointError(f"{path}: weights do not fit this architecture: {'; '.join(parts)}")
+    model.load_state_dict(weights, strict=True)

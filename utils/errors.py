@@ -1,0 +1,33 @@
+"""User-facing errors: one line that names the file and the problem, no traceback."""
+from __future__ import annotations
+
+import sys
+from typing import Callable, NoReturn
+
+
+class UserError(Exception):
+    """An error caused by the user's input (path, file, flag), shown as one line."""
+
+
+class DataError(UserError):
+    """A dataset file is missing, unreadable or inconsistent with its pair."""
+
+
+class CheckpointError(UserError):
+    """A checkpoint file is missing, corrupt, or of another architecture."""
+
+
+def exit_with(error: Exception, code: int = 2) -> NoReturn:
+    """Print ``error`` as one line on stderr and exit non-zero."""
+    print(f"error: {error}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def run_cli(main: Callable[[], None]) -> None:
+    """Run an entry point, turning :class:`UserError` into a one-line message and exit code 2."""
+    try:
+        main()
+    except UserError as error:
+        exit_with(error)
+    except KeyboardInterrupt:
+        exit_with(RuntimeError("interrupted"), code=130)
