@@ -1,0 +1,210 @@
+"""utils.metrics against scikit-learn on randomised masks and scores (exact variants to 1e-6)."""
+from __future__ import annotations
+
+import math
+import os
+import socket
+
+import numpy as np
+import pytest
+import torch
+from sklearn import metrics as skm
+
+from utils.metrics import PixelEvaluator, summarize
+from utils.metrics.functional import histogram, histogram_auc, ranking_stats
+
+TOL = 1e-6
+
+
+def random_batch(seed: int, n: int = 6, size: int = 24, ties: bool = False):
+    """Blob-ish masks of varied coverage and scores correlated with them (optionally with many ties)."""
+    g = torch.Generator().manual_seed(seed)
+    masks = torch.zeros(n, 1, size, size)
+    for i in range(n):
+        y0, x0 = torch.randint(0, size // 2, (2,), generator=g).tolist()
+        h, w = torch.randint(2, size // 2, (2,), generator=g).tolist()
+        masks[i, 0, y0:y0 + h, x0:x0 + w] = 1
+    probs = (0.4 * masks + 0.6 * torch.rand(n, 1, size, size, generator=g)).clamp(0, 1)
+    if ties:
+        probs = torch.round(probs * 10) / 10
+    return probs, masks
+
+
+def sklearn_image(prob: np.ndarray, gt: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    pred = prob >= threshold
+    p, r, f, _ = skm.precision_recall_fscore_support(gt, pred, average="binary", zero_division=0)
+    prec, rec, thr = skm.precision_recall_curve(gt, prob)
+    f1_curve = 2 * prec * rec / np.maximum(prec + rec, 1e-300)
+    best = int(np.argmax(f1_curve[:-1]))
+    return {"f1": f, "precision": p, "recall": r, "iou": skm.jaccard_score(gt, pred, zero_division=0),
+            "mcc": skm.matthews_corrcoef(gt, pred), "f1_best": f1_curve[best], "thr_best": thr[best],
+            "f1_sklearn": skm.f1_score(gt, pred, zero_division=0),
+            "auc": skm.roc_auc_score(gt, prob) if 0 < gt.sum() < len(gt) else math.nan,
+            "trivial": skm.f1_score(gt, np.ones_like(gt)), "inverse": max(f, skm.f1_score(gt, ~pred))}
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_per_image_metrics_match_sklearn(ties):
+    probs, masks = random_batch(1, ties=ties)
+    ev = PixelEvaluator(inverse=True)
+    ev.process(probs, masks)
+    res = ev.compute()
+    ref = [sklearn_image(p.numpy().ravel(), m.numpy().ravel() > 0.5) for p, m in zip(probs, masks)]
+    for name in ("f1", "precision", "recall", "iou", "mcc"):
+        assert res[f"{name}@fixed/per_image"] == pytest.approx(np.mean([r[name] for r in ref]), abs=TOL)
+    assert res["f1@fixed/per_image"] == pytest.approx(np.mean([r["f1_sklearn"] for r in ref]), abs=TOL)
+    assert res["f1@best/per_image"] == pytest.approx(np.mean([r["f1_best"] for r in ref]), abs=TOL)
+    assert res["auc/per_image"] == pytest.approx(np.mean([r["auc"] for r in ref]), abs=TOL)
+    assert res["f1_trivial/per_image"] == pytest.approx(np.mean([r["trivial"] for r in ref]), abs=TOL)
+    assert res["f1_inverse@fixed/per_image"] == pytest.approx(np.mean([r["inverse"] for r in ref]), abs=TOL)
+
+
+def test_best_threshold_counts_are_those_of_the_threshold():
+    probs, masks = random_batch(2, n=1)
+    prob, gt = probs.ravel(), masks.ravel() > 0.5
+    auc, counts, thr = ranking_stats(prob, gt)
+    pred = (prob >= thr).numpy()
+    tn, fp, fn, tp = skm.confusion_matrix(gt.numpy(), pred).ravel()
+    assert counts.tolist() == [tp, fp, fn, tn]
+    assert float(auc) == pytest.approx(skm.roc_auc_score(gt.numpy(), prob.numpy()), abs=TOL)
+
+
+def test_valid_mask_excludes_pixels():
+    probs, masks = random_batch(3, n=2)
+    valid = torch.zeros_like(masks, dtype=torch.bool)
+    valid[..., :16] = True
+    ev = PixelEvaluator()
+    ev.process(probs, masks, valid)
+    p, m = probs[..., :16].numpy(), masks[..., :16].numpy() > 0.5
+    ref = [sklearn_image(p[i].ravel(), m[i].ravel()) for i in range(2) if m[i].any()]
+    assert ev.compute()["f1@fixed/per_image"] == pytest.approx(np.mean([r["f1"] for r in ref]), abs=TOL)
+
+
+def test_dataset_level_pooled_matches_sklearn():
+    probs, masks = random_batch(4, n=8)
+    ev = PixelEvaluator(bins=50)
+    ev.process(probs, masks)
+    res = ev.compute()
+    prob, gt = probs.numpy().ravel(), masks.numpy().ravel() > 0.5
+    pred = prob >= 0.5
+    assert res["f1@fixed/dataset"] == pytest.approx(skm.f1_score(gt, pred), abs=TOL)
+    assert res["mcc@fixed/dataset"] == pytest.approx(skm.matthews_corrcoef(gt, pred), abs=TOL)
+    assert res["iou@fixed/dataset"] == pytest.approx(skm.jaccard_score(gt, pred), abs=TOL)
+    assert res["f1_trivial/dataset"] == pytest.approx(skm.f1_score(gt, np.ones_like(gt)), abs=TOL)
+    grid = [skm.f1_score(gt, prob >= k / 50) for k in range(50)]
+    assert res["f1@best/dataset"] == pytest.approx(max(grid), abs=TOL)
+    assert res["threshold@best/dataset"] == pytest.approx(int(np.argmax(grid)) / 50)
+
+
+@pytest.mark.parametrize("bins", [10, 100, 10000])
+def test_streaming_auc_error_is_bounded(bins):
+    probs, masks = random_batch(5, n=8)
+    prob, gt = probs.ravel(), masks.ravel() > 0.5
+    exact = skm.roc_auc_score(gt.numpy(), prob.numpy())
+    auc, bound = histogram_auc(histogram(prob, gt, bins))
+    assert abs(auc - exact) <= bound + 1e-12
+    assert bound < 2.0 / bins  # scores are spread, so few pairs share a bin
+
+
+def test_streaming_auc_is_exact_when_scores_sit_on_distinct_bins():
+    probs, masks = random_batch(6, n=4, ties=True)  # scores k/10 fall in distinct bins of 20
+    prob, gt = probs.ravel(), masks.ravel() > 0.5
+    auc, _ = histogram_auc(histogram(prob * 0.999 + 0.0005, gt, 20))
+    assert auc == pytest.approx(skm.roc_auc_score(gt.numpy(), prob.numpy()), abs=TOL)
+
+
+def test_detection_auc_and_balanced_accuracy():
+    probs, masks = random_batch(7, n=10)
+    masks[::3] = 0
+    for mode, top in (("max", 1.0), ("topk", 5.0)):
+        ev = PixelEvaluator(image_score=mode, top_percent=top)
+        ev.process(probs, masks)
+        res = ev.compute()
+        flat = probs.reshape(10, -1).numpy()
+        k = math.ceil(flat.shape[1] * top / 100)
+        scores = flat.max(1) if mode == "max" else np.sort(flat, 1)[:, -k:].mean(1)
+        labels = masks.reshape(10, -1).numpy().max(1) > 0
+        assert np.allclose(ev.per_image()["image_score"], scores, atol=1e-6)
+        assert res["detection/auc"] == pytest.approx(skm.roc_auc_score(labels, scores), abs=TOL)
+        expected = skm.balanced_accuracy_score(labels, scores >= 0.5)
+        assert res["detection/balanced_acc@fixed"] == pytest.approx(expected, abs=TOL)
+
+
+def test_edge_cases_are_excluded_and_counted():
+    size = 16
+    empty = torch.zeros(1, size, size)
+    full = torch.ones(1, size, size)
+    half = torch.zeros(1, size, size)
+    half[:, :8] = 1
+    masks = torch.stack([empty, full, half, half])
+    probs = torch.rand(4, 1, size, size, generator=torch.Generator().manual_seed(0))
+    probs[3] = 0.7  # constant prediction
+    ev = PixelEvaluator()
+    ev.process(probs, masks)
+    res = ev.compute()
+    assert res["count/authentic"] == 1 and res["count/tampered"] == 3
+    assert res["count/all_tampered_gt"] == 1 and res["count/constant_pred"] == 1
+    assert res["count/auc_undefined"] == 2
+    expected_auc = skm.roc_auc_score(half.ravel().numpy(), probs[2].ravel().numpy())
+    assert res["auc/per_image"] == pytest.approx(expected_auc, abs=TOL)
+    f1 = [skm.f1_score(m.ravel().numpy() > 0, p.ravel().numpy() >= 0.5) for m, p in zip(masks[1:], probs[1:])]
+    assert res["f1@fixed/per_image"] == pytest.approx(np.mean(f1), abs=TOL)
+
+
+def test_no_tampered_image_gives_undefined_not_zero():
+    ev = PixelEvaluator()
+    ev.process(torch.rand(2, 1, 8, 8), torch.zeros(2, 1, 8, 8))
+    res = ev.compute()
+    assert math.isnan(res["f1@fixed/per_image"]) and math.isnan(res["auc/dataset"])
+    assert math.isnan(summarize(res)["auc"])
+
+
+def test_streaming_equals_one_shot_and_merge():
+    probs, masks = random_batch(8, n=6)
+    one = PixelEvaluator(bins=64)
+    one.process(probs, masks)
+    parts = [PixelEvaluator(bins=64) for _ in range(2)]
+    parts[0].process(probs[:1], masks[:1])
+    parts[0].process(probs[1:3, 0], masks[1:3, 0])
+    parts[1].process(probs[3:], masks[3:])
+    merged = PixelEvaluator(bins=64)
+    merged.merge([p.state_dict() for p in parts])
+    assert merged.compute() == pytest.approx(one.compute(), nan_ok=True)
+
+
+def test_rejects_logits_and_shape_mismatch():
+    ev = PixelEvaluator()
+    with pytest.raises(ValueError, match="probabilities"):
+        ev.process(torch.randn(1, 1, 8, 8) * 5, torch.zeros(1, 1, 8, 8))
+    with pytest.raises(ValueError, match="differ"):
+        ev.process(torch.rand(1, 1, 8, 8), torch.zeros(1, 1, 4, 8))
+
+
+def _ddp_worker(rank: int, port: int, probs, masks, queue) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    ev = PixelEvaluator(bins=64)
+    ev.process(probs[rank::2], masks[rank::2])
+    ev.all_reduce()
+    if rank == 0:
+        queue.put(ev.compute())
+    dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_all_reduce_with_gloo_covers_every_image_once():
+    probs, masks = random_batch(9, n=5)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = torch.multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch.multiprocessing.start_processes(_ddp_worker, args=(port, probs, masks, queue), nprocs=2,
+                                          start_method="spawn")
+    reduced = queue.get(timeout=30)
+    single = PixelEvaluator(bins=64)
+    single.process(probs, masks)
+    assert reduced["count/images"] == 5
+    assert reduced == pytest.approx(single.compute(), nan_ok=True)

@@ -1,0 +1,138 @@
+"""``PixelEvaluator``: the streaming evaluator shared by train.py validation and test.py.
+
+``reset()`` / ``process(prob, mask, valid)`` per batch / ``compute()`` at the end. It keeps one small row
+per image (counts at the fixed and at the best threshold, exact AUC, image score) and one fixed-bin
+histogram per class for the dataset-level AUC, so memory does not grow with image size. Under DDP,
+``all_reduce()`` gathers every rank's rows and sums the histograms; the validation sampler must not pad
+(each image seen by exactly one rank) for the merged result to cover the set exactly once.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+
+from utils.metrics.functional import (
+    confusion_counts,
+    histogram,
+    image_scores,
+    ranking_stats,
+)
+from utils.metrics.protocols import ROW_COLUMNS, compute_results
+
+
+class PixelEvaluator:
+    """Pixel- and image-level metrics over a stream of probability maps and binary masks.
+
+    Args:
+        threshold: fixed decision threshold (a pixel is tampered when ``prob >= threshold``).
+        bins: histogram bins for the streaming dataset-level AUC and best threshold.
+        image_score: ``"max"`` or ``"topk"`` (mean of the top ``top_percent`` % pixels) for detection.
+        top_percent: the k of ``"topk"``, in percent of the image's valid pixels.
+        include_authentic: pool the pixels of authentic images into the dataset-level metrics too
+            (per-image pixel metrics always skip them: F1 is undefined on an empty mask).
+        inverse: also report the "inverse" F1 (max of F1 on the prediction and on its complement).
+    """
+
+    def __init__(self, threshold: float = 0.5, bins: int = 10000, image_score: str = "max",
+                 top_percent: float = 1.0, include_authentic: bool = False, inverse: bool = False) -> None:
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+        if image_score not in ("max", "topk"):
+            raise ValueError(f"image_score must be 'max' or 'topk', got {image_score!r}")
+        self.threshold = threshold
+        self.bins = bins
+        self.image_score = image_score
+        self.top_percent = top_percent
+        self.include_authentic = include_authentic
+        self.inverse = inverse
+        self.reset()
+
+    def reset(self) -> "PixelEvaluator":
+        """Forget every processed image."""
+        self._rows: list[torch.Tensor] = []
+        self._names: list[str] = []
+        self._hist = torch.zeros(3, self.bins, dtype=torch.int64)
+        return self
+
+    def process(self, prob: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor | None = None,
+                names: Sequence[str] | None = None) -> None:
+        """Add a batch: ``prob`` in [0, 1] and binary ``mask`` as (B,1,H,W), (B,H,W) or (H,W), any device.
+
+        ``valid`` (same shape, bool) marks the pixels to score (e.g. not padding); ``names`` label the rows
+        of :meth:`per_image`.
+        """
+        prob, gt, valid = _as_rows(prob, mask, valid)
+        counts = confusion_counts(prob >= self.threshold, gt, valid)
+        scores = image_scores(prob, valid, self.image_score, self.top_percent).float()
+        ranked = [self._rank_image(p[v], g[v]) for p, g, v in zip(prob, gt, valid)]
+        rows = torch.cat([counts, scores.double().unsqueeze(1), torch.stack(ranked)], dim=1)
+        self._rows.append(rows.cpu())
+        start = len(self._names)
+        self._names.extend(names if names is not None else [f"#{start + i}" for i in range(len(rows))])
+
+    def _rank_image(self, prob: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+        """Exact per-image ranking statistics; histogram update (tampered rows 0-1, authentic row 2)."""
+        constant = prob.amin() == prob.amax()
+        if not bool(gt.any()):
+            self._hist[2] += histogram(prob, gt, self.bins)[0].cpu()
+            nan = torch.full((6,), torch.nan, dtype=torch.float64, device=prob.device)
+            return torch.cat([nan, constant.double().view(1)])
+        self._hist[:2] += histogram(prob, gt, self.bins).cpu()
+        auc, best_counts, best_threshold = ranking_stats(prob, gt)
+        return torch.cat([best_counts, best_threshold.view(1), auc.view(1), constant.double().view(1)])
+
+    def per_image(self) -> dict[str, Any]:
+        """Per-image rows as columns (``name`` plus :data:`ROW_COLUMNS`), e.g. for a CSV."""
+        rows = self._stacked_rows()
+        return {"name": list(self._names), **{c: rows[:, i].tolist() for i, c in enumerate(ROW_COLUMNS)}}
+
+    def compute(self) -> dict[str, float]:
+        """Every metric, keyed ``<metric>@<fixed|best>/<per_image|dataset>`` (see docs/sections/evaluation.md)."""
+        return compute_results(self._stacked_rows(), self._hist, self.threshold, self.include_authentic,
+                               self.inverse)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything :meth:`compute` needs, on CPU, mergeable with :meth:`merge`."""
+        return {"rows": self._stacked_rows(), "hist": self._hist.clone(), "names": list(self._names)}
+
+    def merge(self, states: Sequence[dict[str, Any]]) -> None:
+        """Replace this evaluator's state by the union of ``states`` (e.g. one per DDP rank)."""
+        self.reset()
+        for state in states:
+            self._rows.append(state["rows"])
+            self._hist += state["hist"]
+            self._names.extend(state["names"])
+
+    def all_reduce(self, group: Any = None) -> None:
+        """Merge the states of every rank in ``group`` (works with gloo and nccl); no-op without DDP."""
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size(group) == 1:
+            return
+        states: list[Any] = [None] * dist.get_world_size(group)
+        dist.all_gather_object(states, self.state_dict(), group=group)
+        self.merge(states)
+
+    def _stacked_rows(self) -> torch.Tensor:
+        if not self._rows:
+            return torch.zeros(0, len(ROW_COLUMNS), dtype=torch.float64)
+        return torch.cat(self._rows)
+
+
+def _as_rows(prob: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor | None
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Flatten (B,1,H,W) / (B,H,W) / (H,W) inputs to (B, N) float32 prob, bool gt, bool valid."""
+    if prob.dim() == 4 and prob.shape[1] != 1:
+        raise ValueError(f"expected one probability channel, got shape {tuple(prob.shape)}")
+    if mask.numel() != prob.numel():
+        raise ValueError(f"prob {tuple(prob.shape)} and mask {tuple(mask.shape)} differ in size")
+    batch = 1 if prob.dim() == 2 else prob.shape[0]
+    prob = prob.detach().float().reshape(batch, -1)
+    if bool(torch.isnan(prob).any()) or float(prob.min()) < 0.0 or float(prob.max()) > 1.0:
+        raise ValueError("PixelEvaluator expects probabilities in [0, 1] (got logits or NaN?)")
+    gt = mask.detach().reshape(batch, -1).to(prob.device) > 0.5
+    valid = torch.ones_like(gt) if valid is None else valid.detach().reshape(batch, -1).to(prob.device).bool()
+    if bool((valid.sum(-1) == 0).any()):
+        raise ValueError("an image has no valid pixel to score")
+    return prob, gt, valid

@@ -1,0 +1,138 @@
+"""Pure tensor functions behind every metric: confusion counts, scores from counts, exact ranking
+statistics (AUC, best threshold) for one image, and fixed-bin histograms for streaming dataset AUC.
+
+Conventions (identical to scikit-learn's defaults, so tests can compare against it):
+
+- a pixel is predicted tampered when ``prob >= threshold``;
+- a score whose denominator is 0 (precision with no predicted pixel, MCC with an empty row/column) is 0;
+- counts are ``(..., 4)`` tensors ``[tp, fp, fn, tn]`` in float64 (exact up to 2**53 pixels).
+"""
+from __future__ import annotations
+
+import torch
+
+COUNT_NAMES = ("tp", "fp", "fn", "tn")
+SCORE_NAMES = ("f1", "precision", "recall", "iou", "mcc")
+
+
+def confusion_counts(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-row ``[tp, fp, fn, tn]`` of boolean ``pred`` against boolean ``gt``, both (B, N).
+
+    ``valid`` (B, N) bool keeps padded or ignored pixels out of every count.
+    """
+    if valid is None:
+        valid = torch.ones_like(gt)
+    tp = (pred & gt & valid).sum(-1)
+    fp = (pred & ~gt & valid).sum(-1)
+    fn = (~pred & gt & valid).sum(-1)
+    tn = valid.sum(-1) - tp - fp - fn
+    return torch.stack([tp, fp, fn, tn], dim=-1).double()
+
+
+def _safe_div(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
+    return torch.where(den > 0, num / den.clamp_min(1e-300), torch.zeros_like(num))
+
+
+def scores_from_counts(counts: torch.Tensor) -> dict[str, torch.Tensor]:
+    """F1, precision, recall, IoU and MCC from ``(..., 4)`` counts (0 where a denominator is 0)."""
+    tp, fp, fn, tn = counts.double().unbind(-1)
+    mcc_den = torch.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    return {
+        "f1": _safe_div(2 * tp, 2 * tp + fp + fn),
+        "precision": _safe_div(tp, tp + fp),
+        "recall": _safe_div(tp, tp + fn),
+        "iou": _safe_div(tp, tp + fp + fn),
+        "mcc": _safe_div(tp * tn - fp * fn, mcc_den),
+    }
+
+
+def sorted_keys(prob: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """Sort the pixels of one image by score, carrying the label in the lowest bit.
+
+    For floats in [0, 1] the IEEE bit pattern is monotonic and below 2**30, so ``bits << 1 | label`` fits
+    an int32 and one radix sort orders scores exactly (no binning) with their labels attached.
+    """
+    bits = (prob.float().reshape(-1) + 0.0).view(torch.int32)  # + 0.0 turns -0.0 into +0.0
+    return torch.sort((bits << 1) | gt.reshape(-1).int(), stable=True).values
+
+
+def _tie_groups(keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Cumulative positives/negatives before each group of equal scores, closed by the totals."""
+    labels = (keys & 1).long()
+    bits = keys >> 1
+    starts = torch.ones_like(bits, dtype=torch.bool)
+    starts[1:] = bits[1:] != bits[:-1]
+    pos_before = torch.cumsum(labels, 0) - labels
+    index = torch.arange(len(keys), device=keys.device)
+    cum_pos = torch.cat([pos_before[starts], labels.sum().view(1)])
+    cum_neg = torch.cat([(index - pos_before)[starts], (len(keys) - labels.sum()).view(1)])
+    return cum_pos, cum_neg, bits[starts]
+
+
+def ranking_stats(prob: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Exact ROC AUC, best-F1 counts and best threshold for one image's valid pixels (1-D tensors).
+
+    AUC is the Mann–Whitney statistic with ties counted 1/2 (equal to ``roc_auc_score``); it is NaN when
+    the image has a single class or a constant prediction (undefined, never 0.5). The best threshold is
+    the distinct score whose ``prob >= t`` maximises F1 (the thresholds of ``precision_recall_curve``).
+    """
+    cum_pos, cum_neg, group_bits = _tie_groups(sorted_keys(prob, gt))
+    n_pos, n_neg = cum_pos[-1], cum_neg[-1]
+    pos_g, neg_g = cum_pos.diff(), cum_neg.diff()
+    twice_pairs = (pos_g * (2 * cum_neg[:-1] + neg_g)).sum()
+    defined = (n_pos > 0) & (n_neg > 0) & (len(group_bits) > 1)
+    auc = torch.where(defined, twice_pairs.double() / (2.0 * n_pos * n_neg).double().clamp_min(1), torch.nan)
+    tp = n_pos - cum_pos[:-1]
+    fp = n_neg - cum_neg[:-1]
+    counts = torch.stack([tp, fp, n_pos - tp, n_neg - fp], dim=-1).double()
+    best = torch.argmax(scores_from_counts(counts)["f1"])
+    threshold = group_bits[best].int().view(torch.float32).double()
+    return auc, counts[best], threshold
+
+
+def image_scores(prob: torch.Tensor, valid: torch.Tensor, mode: str = "max", top_percent: float = 1.0
+                 ) -> torch.Tensor:
+    """Image-level tampering score per row of (B, N) ``prob``: the max, or the mean of the top-k % pixels."""
+    masked = torch.where(valid, prob.double(), torch.full_like(prob, -1.0, dtype=torch.float64))
+    if mode == "max":
+        return masked.amax(-1)
+    if mode != "topk":
+        raise ValueError(f"image score must be 'max' or 'topk', got {mode!r}")
+    n_valid = valid.sum(-1)
+    k = torch.clamp(torch.ceil(n_valid * top_percent / 100.0), min=1).long()
+    top = torch.topk(masked, int(k.max()), dim=-1).values
+    keep = torch.arange(top.shape[-1], device=top.device) < k.unsqueeze(-1)
+    return (top * keep).sum(-1) / k
+
+
+def histogram(prob: torch.Tensor, gt: torch.Tensor, bins: int) -> torch.Tensor:
+    """(2, bins) int64 counts of 1-D scores per class (row 0 authentic, row 1 tampered); bin ``floor(p*bins)``."""
+    index = torch.clamp((prob.double() * bins).long(), 0, bins - 1) + bins * gt.long()
+    return torch.bincount(index, minlength=2 * bins).view(2, bins)
+
+
+def histogram_auc(hist: torch.Tensor) -> tuple[float, float]:
+    """ROC AUC from a (2, bins) histogram and its worst-case error against the exact AUC.
+
+    Pairs in different bins are ordered exactly; pairs sharing a bin count 1/2, so the error is at most
+    ``sum_b pos_b * neg_b / (2 * P * N)``. NaN (undefined) when a class is empty or all scores share a bin.
+    """
+    neg, pos = hist.double().unbind(0)
+    n_neg, n_pos = neg.sum(), pos.sum()
+    if n_neg == 0 or n_pos == 0 or int((hist.sum(0) > 0).sum()) < 2:
+        return float("nan"), float("nan")
+    neg_below = torch.cumsum(neg, 0) - neg
+    auc = (pos * (neg_below + 0.5 * neg)).sum() / (n_pos * n_neg)
+    error = (pos * neg).sum() / (2 * n_pos * n_neg)
+    return float(auc), float(error)
+
+
+def histogram_best(hist: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """Counts and threshold of the best F1 over thresholds ``k / bins`` from a (2, bins) histogram."""
+    bins = hist.shape[1]
+    neg, pos = hist.double().unbind(0)
+    tp = torch.flip(torch.cumsum(torch.flip(pos, [0]), 0), [0])
+    fp = torch.flip(torch.cumsum(torch.flip(neg, [0]), 0), [0])
+    counts = torch.stack([tp, fp, pos.sum() - tp, neg.sum() - fp], dim=-1)
+    best = int(torch.argmax(scores_from_counts(counts)["f1"]))
+    return counts[best], best / bins
