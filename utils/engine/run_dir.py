@@ -1,0 +1,45 @@
+"""Run folders: ``<root>/<dataset>/<checkname>/experiment_<k>/`` with the run's ``args.json``.
+
+Every invocation gets a fresh ``experiment_<k>`` (k one above the highest existing), so a rerun or a
+resumed run never overwrites an earlier run's checkpoints or logs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+ARGS_FILE = "args.json"
+LAST_CHECKPOINT = "checkpoint.pth.tar"
+BEST_CHECKPOINT = "model_best.pth.tar"
+_EXPERIMENT = re.compile(r"experiment_(\d+)$")
+
+
+def new_experiment_dir(root: str | Path, dataset: str, checkname: str) -> Path:
+    """Create and return the next free ``experiment_<k>`` folder under ``root/dataset/checkname``."""
+    parent = Path(root) / dataset / checkname
+    parent.mkdir(parents=True, exist_ok=True)
+    taken = [int(m.group(1)) for p in parent.iterdir() if (m := _EXPERIMENT.match(p.name))]
+    k = max(taken, default=-1) + 1
+    while True:  # another job may claim the same k between the scan and mkdir
+        path = parent / f"experiment_{k}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            k += 1
+
+
+def args_to_dict(args: argparse.Namespace) -> dict[str, Any]:
+    """The run's arguments as JSON-safe plain values (paths and other objects become strings)."""
+    return {key: value if isinstance(value, (bool, int, float, str, type(None), list)) else str(value)
+            for key, value in sorted(vars(args).items())}
+
+
+def save_args(args: argparse.Namespace, folder: str | Path) -> Path:
+    """Write ``args.json`` into ``folder`` (what reproduces the run); returns its path."""
+    path = Path(folder) / ARGS_FILE
+    path.write_text(json.dumps(args_to_dict(args), indent=2) + "\n")
+    return path
