@@ -27,8 +27,9 @@ def erode(mask: torch.Tensor, width: int) -> torch.Tensor:
 def contour_band(mask: torch.Tensor, width: int = 2) -> torch.Tensor:
     """Boundary band between tampered and authentic pixels, ``dilate − erode``, as a float {0,1} mask.
 
-    ``mask`` is (B,1,H,W) or (H,W)/(1,H,W), any dtype with 1 = tampered. The band is about ``2*width+1``
-    pixels wide, empty for authentic and for fully tampered images (the image border is not a boundary).
+    ``mask`` is (B,1,H,W) or (H,W)/(1,H,W), any dtype with 1 = tampered. Across a straight edge the band
+    is ``2*width`` pixels wide (``width`` on each side). It is empty for authentic and for fully tampered
+    images: the image border is not a boundary.
     """
     if width < 0:
         raise ValueError(f"contour width must be >= 0, got {width}")

@@ -1,0 +1,5 @@
+"""The training objective: mask losses, contour BCE, contour-aware contrastive loss, the criterion."""
+from utils.losses.criterion import CaCLCriterion
+from utils.losses.mask import MASK_LOSSES
+
+__all__ = ["CaCLCriterion", "MASK_LOSSES"]

@@ -1,0 +1,128 @@
+"""Non-mutually-exclusive contrastive loss and pivot-consistent loss (METHOD.md §3).
+
+Contour patches are both tampered and authentic, so each branch gives them one role: branch T counts
+them with the tampered patches, branch A with the authentic ones. Each branch samples its own patches
+(:mod:`utils.losses.sampling`) and applies supervised InfoNCE to its own embedding; ``L_ncl`` is the mean
+over the branches that are defined. The pivot term pulls z^T and z^A of the same patch together on the
+sampled non-contour patches, where both branches agree on the label. Everything runs in float32
+(float64 inputs stay float64).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+from utils.losses.patches import AUTHENTIC, CONTOUR, TAMPERED
+from utils.losses.precision import at_least_float32
+from utils.losses.sampling import sample_branch
+
+
+@dataclass
+class ContrastiveTerms:
+    """Result of :func:`contour_contrastive`: undefined terms are None; counts are detached floats."""
+
+    contrast: Optional[torch.Tensor] = None
+    pivot: Optional[torch.Tensor] = None
+    counts: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def supcon_loss(z: torch.Tensor, labels: torch.Tensor, temperature: float) -> Optional[torch.Tensor]:
+    """Supervised InfoNCE over n samples ``z`` (n,D) with binary ``labels`` (n,); None if undefined.
+
+    ``L = mean_i −mean_{p∈P(i)} log(exp(z_i·z_p/τ) / Σ_{a≠i} exp(z_i·z_a/τ))``; it is undefined (None)
+    when a class has fewer than two samples, since some anchor would then have no positive.
+    """
+    counts = torch.bincount(labels.long(), minlength=2)
+    if counts.numel() != 2 or int(counts.min()) < 2:
+        return None
+    sim = z @ z.T / temperature
+    self_mask = torch.eye(len(z), dtype=torch.bool, device=z.device)
+    log_denominator = torch.logsumexp(sim.masked_fill(self_mask, float("-inf")), dim=1, keepdim=True)
+    positives = (labels[:, None] == labels[None, :]) & ~self_mask
+    log_prob = (sim - log_denominator) * positives
+    return (-log_prob.sum(1) / positives.sum(1)).mean()
+
+
+def pivot_consistency(z_t: torch.Tensor, z_a: torch.Tensor) -> Optional[torch.Tensor]:
+    """``mean_i (1 − z_i^T·z_i^A)`` over paired rows; None for an empty set."""
+    if len(z_t) == 0:
+        return None
+    return (1 - (z_t * z_a).sum(1)).mean()
+
+
+def gather_patches(embed: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Rows of a (B,D,h,w) embedding at flat patch indices (over B·h·w), at least float32 (n, D).
+
+    Indexes the tensor in place, so no (B·h·w, D) copy of the embedding is made.
+    """
+    _, _, h, w = embed.shape
+    b, rest = index // (h * w), index % (h * w)
+    return at_least_float32(embed[b, :, rest // w, rest % w])
+
+
+def hard_patches(mask_logits: torch.Tensor, grid: tuple[int, int], positive: torch.Tensor) -> torch.Tensor:
+    """Patches whose grid-pooled mask logit disagrees with the branch class (flat (N,) bool)."""
+    pooled = F.adaptive_avg_pool2d(mask_logits.detach(), grid)
+    return (pooled.flatten() > 0) != positive
+
+
+def _counts(selected: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Number of sampled patches of each patch class, as detached float tensors."""
+    names = {"n_tampered": TAMPERED, "n_authentic": AUTHENTIC, "n_contour": CONTOUR}
+    return {name: (selected & (labels == code)).sum().float() for name, code in names.items()}
+
+
+def _branch(
+    embed: torch.Tensor,
+    positive: torch.Tensor,
+    contour: torch.Tensor,
+    mask_logits: Optional[torch.Tensor],
+    options: dict,
+) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Sample one branch and return its (N,) selection and its InfoNCE loss (None if skipped)."""
+    hard = None
+    if options["hard_ratio"] > 0 and mask_logits is not None:
+        hard = hard_patches(mask_logits, embed.shape[-2:], positive)
+    selected = sample_branch(positive, contour, options["num_anchors"], hard, options["hard_ratio"])
+    if not options["with_contrast"]:
+        return selected, None
+    index = selected.nonzero().squeeze(1)
+    return selected, supcon_loss(gather_patches(embed, index), positive[index], options["temperature"])
+
+
+def contour_contrastive(
+    embed_t: torch.Tensor,
+    embed_a: torch.Tensor,
+    labels: torch.Tensor,
+    mask_logits: Optional[torch.Tensor] = None,
+    *,
+    temperature: float = 0.1,
+    num_anchors: int = 1024,
+    hard_ratio: float = 0.0,
+    with_contrast: bool = True,
+    with_pivot: bool = True,
+) -> ContrastiveTerms:
+    """``L_ncl`` and ``L_pc`` for embeddings (B,D,h,w) and patch ``labels`` (B,h,w) on the same grid.
+
+    Branch T's classes are {T, C} vs {A}, branch A's {T} vs {A, C}. ``L_ncl`` averages the branches
+    that are defined and is None when neither is; ``mask_logits`` feed ``hard_ratio`` hard mining.
+    Counts are over the union of both branches' samples.
+    """
+    flat = labels.flatten()
+    contour = flat == CONTOUR
+    options = {"temperature": temperature, "num_anchors": num_anchors, "hard_ratio": hard_ratio,
+               "with_contrast": with_contrast}
+    sel_t, loss_t = _branch(embed_t, flat != AUTHENTIC, contour, mask_logits, options)
+    sel_a, loss_a = _branch(embed_a, flat == TAMPERED, contour, mask_logits, options)
+    defined = [loss for loss in (loss_t, loss_a) if loss is not None]
+    terms = ContrastiveTerms(counts=_counts(sel_t | sel_a, flat))
+    terms.counts["n_branches"] = torch.tensor(float(len(defined)), device=flat.device)
+    if defined:
+        terms.contrast = torch.stack(defined).mean()
+    if with_pivot:
+        index = ((sel_t | sel_a) & ~contour).nonzero().squeeze(1)
+        terms.pivot = pivot_consistency(gather_patches(embed_t, index), gather_patches(embed_a, index))
+    return terms

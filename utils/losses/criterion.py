@@ -1,0 +1,112 @@
+"""CaCLCriterion: the whole training objective of CaCL-Net as one callable (METHOD.md §3).
+
+``L = L_mask + λ_contour·L_contour + λ_ncl·L_ncl + λ_pc·L_pc``. A term whose weight is 0 is never
+computed and is absent from the result. The contrastive terms run in float32 with autocast disabled.
+Their patch sampling draws from torch's global RNG on the embeddings' device, so ``torch.manual_seed``
+makes a step reproducible.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+
+from utils.contour import contour_band
+from utils.errors import UserError
+from utils.losses.contour import contour_bce
+from utils.losses.contrastive import ContrastiveTerms, contour_contrastive
+from utils.losses.mask import MASK_LOSSES
+from utils.losses.patches import CONTOUR_MODES, patch_labels
+
+ARG_NAMES = (
+    "loss_type", "lambda_contour", "lambda_contrast", "lambda_pivot", "temperature", "contour_width",
+    "contour_patches", "num_anchors", "hard_ratio", "pos_weight",
+)
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise UserError(message)
+
+
+class CaCLCriterion:
+    """Mask loss + class-balanced contour BCE + non-mutually-exclusive contrastive + pivot consistency.
+
+    Defaults follow METHOD.md: BCE mask loss, λ_contour 0.2, λ_contrast 0.1, λ_pivot 0.1, τ 0.1, contour
+    band half-width 2 px, ``mixed`` contour patches, 1024 samples per branch, no hard mining.
+    """
+
+    def __init__(
+        self,
+        loss_type: str = "bce",
+        lambda_contour: float = 0.2,
+        lambda_contrast: float = 0.1,
+        lambda_pivot: float = 0.1,
+        temperature: float = 0.1,
+        contour_width: int = 2,
+        contour_patches: str = "mixed",
+        num_anchors: int = 1024,
+        hard_ratio: float = 0.0,
+        pos_weight: Optional[float] = None,
+    ) -> None:
+        self.mask_loss = MASK_LOSSES.get(loss_type)
+        _check(min(lambda_contour, lambda_contrast, lambda_pivot) >= 0, "loss weights must be >= 0")
+        _check(temperature > 0, f"--temperature must be > 0, got {temperature}")
+        _check(contour_width >= 1, f"--contour-width must be >= 1, got {contour_width}")
+        _check(contour_patches in CONTOUR_MODES, f"--contour-patches must be one of {CONTOUR_MODES}")
+        _check(num_anchors >= 4, f"--num-anchors must be >= 4 (two per class), got {num_anchors}")
+        _check(0 <= hard_ratio <= 1, f"--hard-ratio must be in [0, 1], got {hard_ratio}")
+        _check(pos_weight is None or pos_weight > 0, f"--pos-weight must be > 0, got {pos_weight}")
+        self.loss_type, self.pos_weight = loss_type, pos_weight
+        self.weights = {"loss_contour": lambda_contour, "loss_contrast": lambda_contrast,
+                        "loss_pivot": lambda_pivot}
+        self.temperature, self.contour_width = temperature, contour_width
+        self.contour_patches, self.num_anchors, self.hard_ratio = contour_patches, num_anchors, hard_ratio
+
+    @classmethod
+    def from_args(cls, args: Any) -> "CaCLCriterion":
+        """Build from an argparse namespace with the attributes in :data:`ARG_NAMES`."""
+        return cls(**{name: getattr(args, name) for name in ARG_NAMES})
+
+    @property
+    def needs_embeddings(self) -> bool:
+        """Whether the model must output ``embed_t``/``embed_a`` (i.e. needs projection heads)."""
+        return self.weights["loss_contrast"] > 0 or self.weights["loss_pivot"] > 0
+
+    def __call__(self, outputs: dict[str, torch.Tensor], mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Total loss (differentiable) plus each computed term and the sample counts (detached)."""
+        mask = mask.float()
+        terms = {"loss_mask": self.mask_loss(outputs["mask"], mask, self.pos_weight)}
+        stats: dict[str, torch.Tensor] = {}
+        if self.weights["loss_contour"] > 0:
+            terms["loss_contour"] = contour_bce(outputs["contour"], contour_band(mask, self.contour_width))
+        if self.needs_embeddings:
+            contrastive = self._contrastive(outputs, mask)
+            terms.update(self._contrastive_terms(contrastive, mask))
+            stats = contrastive.counts
+        total = terms["loss_mask"] + sum(self.weights[k] * v for k, v in terms.items() if k != "loss_mask")
+        return {"total": total, **{k: v.detach() for k, v in terms.items()}, **stats}
+
+    def _contrastive(self, outputs: dict[str, torch.Tensor], mask: torch.Tensor) -> ContrastiveTerms:
+        """Patch labels on the embedding grid, then both contrastive terms in float32."""
+        if "embed_t" not in outputs or "embed_a" not in outputs:
+            raise UserError("the contrastive losses need embed_t/embed_a: build the model with projection "
+                            "heads, or set --lambda-contrast 0 --lambda-pivot 0")
+        embed_t, embed_a = outputs["embed_t"], outputs["embed_a"]
+        labels = patch_labels(mask, tuple(embed_t.shape[-2:]), self.contour_patches, self.contour_width)
+        with torch.autocast(device_type=embed_t.device.type, enabled=False):
+            return contour_contrastive(
+                embed_t, embed_a, labels, outputs["mask"],
+                temperature=self.temperature, num_anchors=self.num_anchors, hard_ratio=self.hard_ratio,
+                with_contrast=self.weights["loss_contrast"] > 0, with_pivot=self.weights["loss_pivot"] > 0,
+            )
+
+    def _contrastive_terms(self, result: ContrastiveTerms, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The requested contrastive terms; an undefined one (too few samples) counts as 0."""
+        zero = mask.new_zeros(())
+        terms = {}
+        if self.weights["loss_contrast"] > 0:
+            terms["loss_contrast"] = zero if result.contrast is None else result.contrast
+        if self.weights["loss_pivot"] > 0:
+            terms["loss_pivot"] = zero if result.pivot is None else result.pivot
+        return terms
