@@ -65,7 +65,9 @@ class PixelEvaluator:
         prob, gt, valid = _as_rows(prob, mask, valid)
         counts = confusion_counts(prob >= self.threshold, gt, valid)
         scores = image_scores(prob, valid, self.image_score, self.top_percent).float()
-        ranked = [self._rank_image(p[v], g[v]) for p, g, v in zip(prob, gt, valid)]
+        full = valid.all(-1).tolist()
+        ranked = [self._rank_image(p, g) if f else self._rank_image(p[v], g[v])
+                  for p, g, v, f in zip(prob, gt, valid, full)]
         rows = torch.cat([counts, scores.double().unsqueeze(1), torch.stack(ranked)], dim=1)
         self._rows.append(rows.cpu())
         start = len(self._names)

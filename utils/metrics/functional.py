@@ -56,17 +56,17 @@ def sorted_keys(prob: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
     return torch.sort((bits << 1) | gt.reshape(-1).int(), stable=True).values
 
 
-def _tie_groups(keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Cumulative positives/negatives before each group of equal scores, closed by the totals."""
+def _tie_groups(keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Positives and negatives strictly below each group of equal scores, each group's score bits, and
+    the number of positives."""
     labels = (keys & 1).long()
     bits = keys >> 1
     starts = torch.ones_like(bits, dtype=torch.bool)
-    starts[1:] = bits[1:] != bits[:-1]
-    pos_before = torch.cumsum(labels, 0) - labels
-    index = torch.arange(len(keys), device=keys.device)
-    cum_pos = torch.cat([pos_before[starts], labels.sum().view(1)])
-    cum_neg = torch.cat([(index - pos_before)[starts], (len(keys) - labels.sum()).view(1)])
-    return cum_pos, cum_neg, bits[starts]
+    torch.ne(bits[1:], bits[:-1], out=starts[1:])
+    index = torch.nonzero(starts).squeeze(1)
+    cum_pos = torch.cumsum(labels, 0)
+    pos_below = (cum_pos - labels)[index]
+    return pos_below, index - pos_below, bits[index], cum_pos[-1]
 
 
 def ranking_stats(prob: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -76,24 +76,24 @@ def ranking_stats(prob: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, t
     the image has a single class or a constant prediction (undefined, never 0.5). The best threshold is
     the distinct score whose ``prob >= t`` maximises F1 (the thresholds of ``precision_recall_curve``).
     """
-    cum_pos, cum_neg, group_bits = _tie_groups(sorted_keys(prob, gt))
-    n_pos, n_neg = cum_pos[-1], cum_neg[-1]
-    pos_g, neg_g = cum_pos.diff(), cum_neg.diff()
-    twice_pairs = (pos_g * (2 * cum_neg[:-1] + neg_g)).sum()
+    pos_below, neg_below, group_bits, n_pos = _tie_groups(sorted_keys(prob, gt))
+    n_neg = gt.numel() - n_pos
+    pos_g = torch.diff(pos_below, append=n_pos.view(1))
+    neg_g = torch.diff(neg_below, append=n_neg.view(1))
+    twice_pairs = (pos_g * (2 * neg_below + neg_g)).sum()
     defined = (n_pos > 0) & (n_neg > 0) & (len(group_bits) > 1)
     auc = torch.where(defined, twice_pairs.double() / (2.0 * n_pos * n_neg).double().clamp_min(1), torch.nan)
-    tp = n_pos - cum_pos[:-1]
-    fp = n_neg - cum_neg[:-1]
-    counts = torch.stack([tp, fp, n_pos - tp, n_neg - fp], dim=-1).double()
-    best = torch.argmax(scores_from_counts(counts)["f1"])
-    threshold = group_bits[best].int().view(torch.float32).double()
-    return auc, counts[best], threshold
+    tp, fp = n_pos - pos_below, n_neg - neg_below
+    best = torch.argmax(2 * tp / (tp + fp + n_pos).clamp_min(1).double())
+    counts = torch.stack([tp[best], fp[best], n_pos - tp[best], n_neg - fp[best]]).double()
+    threshold = group_bits[best].view(1).view(torch.float32)[0].double()
+    return auc, counts, threshold
 
 
 def image_scores(prob: torch.Tensor, valid: torch.Tensor, mode: str = "max", top_percent: float = 1.0
                  ) -> torch.Tensor:
     """Image-level tampering score per row of (B, N) ``prob``: the max, or the mean of the top-k % pixels."""
-    masked = torch.where(valid, prob.double(), torch.full_like(prob, -1.0, dtype=torch.float64))
+    masked = prob.masked_fill(~valid, -1.0)
     if mode == "max":
         return masked.amax(-1)
     if mode != "topk":
@@ -102,7 +102,7 @@ def image_scores(prob: torch.Tensor, valid: torch.Tensor, mode: str = "max", top
     k = torch.clamp(torch.ceil(n_valid * top_percent / 100.0), min=1).long()
     top = torch.topk(masked, int(k.max()), dim=-1).values
     keep = torch.arange(top.shape[-1], device=top.device) < k.unsqueeze(-1)
-    return (top * keep).sum(-1) / k
+    return (top.double() * keep).sum(-1) / k
 
 
 def histogram(prob: torch.Tensor, gt: torch.Tensor, bins: int) -> torch.Tensor:
