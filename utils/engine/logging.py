@@ -11,6 +11,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 from tqdm import tqdm
 
+from utils.engine.run_dir import BEST_CHECKPOINT, LAST_CHECKPOINT
+
 
 class RunningMean:
     """Mean of each named value since the last reset (the running loss terms of an epoch)."""
@@ -86,8 +88,8 @@ def format_summary(run_dir: Path, best_epoch: int | None, best_metric: float | N
     if best_epoch is not None and best_metric is not None:
         rows["best epoch"] = best_epoch + 1
         rows[f"best {metric_name}"] = best_metric
-        rows["best checkpoint"] = str(run_dir / "model_best.pth.tar")
-    rows["last checkpoint"] = str(run_dir / "checkpoint.pth.tar")
+        rows["best checkpoint"] = str(run_dir / BEST_CHECKPOINT)
+    rows["last checkpoint"] = str(run_dir / LAST_CHECKPOINT)
     summary = format_table("training summary", rows)
     if last_metrics:
         summary += "\n\n" + format_table("last validation", last_metrics)

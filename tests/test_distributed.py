@@ -1,0 +1,146 @@
+"""Distributed helpers: single-process no-ops, torchrun relaunch, device choice, and a real 2-process
+gloo run of the Trainer checked against a single process with the same global batch.
+
+The DDP comparison freezes BatchNorm: each DDP rank normalises with its own half of the batch, so with
+live BatchNorm the two runs differ by design (SyncBatchNorm, the usual cure, runs only on GPUs). The
+contrastive terms are off for the same reason (they pool patches over the local batch), dropout is
+off (each rank draws its own masks), and the mask loss is BCE (a per-pixel mean, so the mean of two
+half-batch means is the full-batch mean).
+"""
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from utils.engine import distributed
+from utils.engine.distributed import DistInfo, reduce_dict, relaunch_command, resolve_device
+from utils.errors import UserError
+
+GLOBAL_BATCH, ITERATIONS, SIZE = 4, 2, 64
+# float32 sums in another order (DDP averages two half-batch gradients) after 2 SGD steps
+STATE_TOLERANCE = 1e-5
+
+
+def test_single_process_helpers_are_no_ops(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    assert distributed.env_dist_info() == DistInfo(0, 0, 1)
+    assert distributed.init_distributed("cpu") == DistInfo(0, 0, 1)
+    assert not distributed.is_initialized() and distributed.get_world_size() == 1
+    values = {"a": torch.tensor(2.0)}
+    assert reduce_dict(values) is values
+    assert distributed.all_gather_object({"x": 1}) == [{"x": 1}]
+
+
+def test_env_layout_is_read_from_torchrun_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RANK", "5")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "8")
+    info = distributed.env_dist_info()
+    assert (info.rank, info.local_rank, info.world_size, info.is_main) == (5, 1, 8, False)
+
+
+def test_gpu_ids_relaunch_through_torchrun() -> None:
+    command, env = relaunch_command([2, 3], "train.py", ["--gpu-ids", "2,3", "--epochs", "1"])
+    assert command[1:4] == ["-m", "torch.distributed.run", "--standalone"]
+    assert "--nproc_per_node=2" in command
+    assert command[-4:] == ["--gpu-ids", "2,3", "--epochs", "1"]
+    assert env["CUDA_VISIBLE_DEVICES"] == "2,3"
+
+
+def test_device_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto", False, [], DistInfo()) == torch.device("cpu")
+    with pytest.raises(UserError, match="not available"):
+        resolve_device("cuda", False, [], DistInfo())
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto", True, [], DistInfo()) == torch.device("cpu")
+    assert resolve_device("auto", False, [], DistInfo(3, 1, 4)) == torch.device("cuda", 1)
+    assert resolve_device("cuda", False, [2], DistInfo()) == torch.device("cuda", 2)
+    with pytest.raises(UserError, match="--no-cuda"):
+        resolve_device("cuda:0", True, [], DistInfo())
+
+
+def _data() -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(7)
+    images = torch.randn(GLOBAL_BATCH * ITERATIONS, 3, SIZE, SIZE, generator=generator)
+    masks = torch.zeros(GLOBAL_BATCH * ITERATIONS, 1, SIZE, SIZE)
+    for i in range(len(masks)):
+        masks[i, :, 8 + 3 * i: 40 + 2 * i, 10 + i: 50 - i] = 1
+    return images, masks
+
+
+def _train(rank: int, world: int) -> dict[str, torch.Tensor]:
+    """ITERATIONS steps of the Trainer on this rank's share of each global batch; the final weights."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    from modeling import build_model
+    from modeling.utils import freeze_bn, param_groups
+    from utils.engine.optim import WarmupLR, build_optimizer
+    from utils.engine.trainer import Trainer, TrainerConfig
+    from utils.losses import CaCLCriterion
+
+    torch.manual_seed(0)
+    model = freeze_bn(build_model("mobilenet", 16, with_projection=False))
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    optimizer = build_optimizer(param_groups(model, 0.01), "sgd", 0.01, momentum=0.9)
+    scheduler = WarmupLR(optimizer, "poly", 0.01, total_iters=ITERATIONS)
+    if world > 1:
+        model = DistributedDataParallel(model, find_unused_parameters=True)
+    criterion = CaCLCriterion(loss_type="bce", lambda_contrast=0.0, lambda_pivot=0.0)
+    trainer = Trainer(model, criterion, optimizer, scheduler, [], TrainerConfig(epochs=1), torch.device("cpu"),
+                      dist_info=DistInfo(rank, rank, world))
+    images, masks = _data()
+    share = GLOBAL_BATCH // world
+    for it in range(ITERATIONS):
+        start = it * GLOBAL_BATCH + rank * share
+        trainer.model.train()
+        assert trainer.step({"image": images[start:start + share], "mask": masks[start:start + share]})
+    return {k: v.clone() for k, v in trainer.module.state_dict().items()}
+
+
+def _worker(rank: int, world: int, port: int, out: str) -> None:
+    import os
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
+                      WORLD_SIZE=str(world))
+    torch.set_num_threads(1)
+    info = distributed.init_distributed("cpu")
+    assert info == DistInfo(rank, rank, world) and distributed.get_world_size() == world
+    reduced = reduce_dict({"r": torch.tensor(float(rank)), "one": torch.tensor(1.0)})
+    assert reduced["r"].item() == pytest.approx(sum(range(world)) / world) and reduced["one"].item() == 1.0
+    torch.save(_train(rank, world), Path(out) / f"rank{rank}.pt")
+    distributed.cleanup_distributed()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_ddp_two_processes_match_a_single_process(tmp_path: Path) -> None:
+    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    single = _train(0, 1)
+    assert all(torch.equal(rank0[k], rank1[k]) for k in rank0), "DDP ranks hold different weights"
+    initial = {k: v for k, v in _initial_weights().items()}
+    moved = max((single[k].float() - initial[k].float()).abs().max().item() for k in single)
+    assert moved > 100 * STATE_TOLERANCE, "the steps did not change the weights: the test would prove nothing"
+    for key in single:
+        torch.testing.assert_close(rank0[key], single[key], atol=STATE_TOLERANCE, rtol=0, msg=key)
+
+
+def _initial_weights() -> dict[str, torch.Tensor]:
+    from modeling import build_model
+    from modeling.utils import freeze_bn
+
+    torch.manual_seed(0)
+    return freeze_bn(build_model("mobilenet", 16, with_projection=False)).state_dict()
