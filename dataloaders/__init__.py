@@ -1,0 +1,132 @@
+"""The data layer's public API, shared by train.py and test.py.
+
+- :func:`add_data_args`: every data flag (dataset, roots, splits, sizes, loader, augmentation).
+- :func:`build_dataset`: records of a dataset → split → audited → :class:`PairDataset` (or the
+  synthetic generator).
+- :func:`make_data_loader`: the DataLoader (a DistributedSampler when ``distributed``; the trainer
+  calls ``loader.sampler.set_epoch(epoch)`` where the sampler has it).
+- :func:`write_split_lists`: the split's file list into a run folder.
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from dataloaders.audit import MISMATCH_POLICIES, audit_records
+from dataloaders.datasets import DATASETS, GENERATORS
+from dataloaders.pair_dataset import PairDataset
+from dataloaders.splits import SPLITS, split_records, write_split_lists
+from dataloaders.synthetic import EpochSampler, SyntheticDataset
+from dataloaders.transforms.presets import transform_for
+from mypath import DATASET_FOLDERS, Path
+from utils.errors import UserError
+
+__all__ = ["add_data_args", "build_dataset", "make_data_loader", "write_split_lists", "dataset_root"]
+
+
+def add_data_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Register the data flags on ``parser`` (a group "data"); returns the parser."""
+    group = parser.add_argument_group("data")
+    group.add_argument("--dataset", default="synthetic", help=f"one of: {', '.join(DATASETS.names())}")
+    group.add_argument("--data-root", default=None, help="dataset folder (default: from mypath.py env vars)")
+    group.add_argument("--list", default=None, help="pair list (text or JSON) for --dataset list / nist16")
+    group.add_argument("--val-dataset", default=None, help="validate on another dataset (all of it)")
+    group.add_argument("--split-seed", type=int, default=0, help="seed of the splits and synthetic data")
+    group.add_argument("--val-fraction", type=float, default=0.1)
+    group.add_argument("--test-fraction", type=float, default=0.1, help="1.0 = evaluate the whole set")
+    group.add_argument("--base-size", type=int, default=256, help="eval resize (square); 0 = original")
+    group.add_argument("--crop-size", type=int, default=256, help="train crop (and synthetic image) side")
+    group.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
+    group.add_argument("--batch-size", type=int, default=8)
+    group.add_argument("--test-batch-size", type=int, default=8)
+    group.add_argument("--include-authentic", action=argparse.BooleanOptionalAction, default=None,
+                       help="use authentic images as negatives (default: off for train, on for val/test)")
+    group.add_argument("--mask-mismatch", choices=MISMATCH_POLICIES, default="error",
+                       help="mask of another size than its image: error, resize (nearest) or skip")
+    group.add_argument("--skip-bad", action="store_true", help="skip and count unreadable files")
+    group.add_argument("--synthetic-source", default=None, help="folder of authentic photos to tamper")
+    group.add_argument("--synthetic-size", type=int, default=1000, help="generated train images per epoch")
+    group.add_argument("--min-scale", type=float, default=0.5, help="train random scale range (low)")
+    group.add_argument("--max-scale", type=float, default=1.5, help="train random scale range (high)")
+    group.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=True, help="random flips")
+    group.add_argument("--color-jitter", type=float, default=0.1, help="brightness/contrast/saturation ±")
+    group.add_argument("--degrade-prob", type=float, default=0.0,
+                       help="chance of one JPEG/blur/noise degradation per train image")
+    return parser
+
+
+def dataset_root(name: str, args: argparse.Namespace) -> str:
+    """``--data-root`` for the main ``--dataset``, else the mypath.py root of ``name`` ("" for the
+    list dataset, whose paths come from the list file)."""
+    if getattr(args, "data_root", None) and name == args.dataset:
+        return args.data_root
+    if name in DATASET_FOLDERS:
+        return Path.db_root_dir(name)
+    if name == "folder":
+        raise UserError("--dataset folder needs --data-root DIR (with Tp/, Gt/ and optionally Au/)")
+    return ""
+
+
+def _include_authentic(args: argparse.Namespace, split: str) -> bool:
+    flag = getattr(args, "include_authentic", None)
+    return split != "train" if flag is None else flag
+
+
+def _dataset_name(args: argparse.Namespace, split: str, name: str | None) -> str:
+    if name:
+        return name
+    return args.val_dataset if split == "val" and getattr(args, "val_dataset", None) else args.dataset
+
+
+def build_dataset(args: argparse.Namespace, split: str, name: str | None = None) -> Dataset:
+    """The ``split`` of dataset ``name`` (default ``--dataset``; ``--val-dataset`` for val).
+
+    A dataset other than ``--dataset`` is used whole (cross-dataset evaluation); otherwise the records
+    are split by ``--split-seed`` and the fractions. Records are audited (``--skip-bad``,
+    ``--mask-mismatch``) before the dataset is built.
+    """
+    if split not in SPLITS:
+        raise UserError(f"unknown split '{split}'; choose one of: {', '.join(SPLITS)}")
+    name = _dataset_name(args, split, name)
+    list_records = DATASETS.get(name)
+    root = dataset_root(name, args)
+    records = list_records(root, args)
+    include_authentic = _include_authentic(args, split)
+    if name in GENERATORS:
+        return GENERATORS.get(name)(args, split, records, include_authentic)
+    if name == args.dataset:
+        records = split_records(records, split, args.split_seed, args.val_fraction, args.test_fraction)
+    if not include_authentic:
+        records = [r for r in records if r.tampered]
+    records = audit_records(records, args.mask_mismatch, args.skip_bad)
+    dataset = PairDataset(records, transform_for(args, split), root, args.mask_mismatch == "resize")
+    dataset.split = split
+    return dataset
+
+
+def _sampler(dataset: Dataset, split: str, distributed: bool) -> torch.utils.data.Sampler | None:
+    """EpochSampler for synthetic training (fresh images per epoch), DistributedSampler when
+    distributed, else None (the DataLoader shuffles train itself)."""
+    world, rank = (torch.distributed.get_world_size(), torch.distributed.get_rank()) if distributed else (1, 0)
+    if isinstance(dataset, SyntheticDataset) and split == "train":
+        return EpochSampler(len(dataset), world, rank)
+    if distributed:
+        return DistributedSampler(dataset, shuffle=split == "train")
+    return None
+
+
+def make_data_loader(args: argparse.Namespace, split: str, name: str | None = None,
+                     distributed: bool = False) -> DataLoader:
+    """A DataLoader over :func:`build_dataset` (train: shuffled, drops the last partial batch)."""
+    dataset = build_dataset(args, split, name)
+    if len(dataset) == 0:
+        raise UserError(f"the {split} split of '{_dataset_name(args, split, name)}' is empty "
+                        "(check --val-fraction/--test-fraction and --include-authentic)")
+    train = split == "train"
+    sampler = _sampler(dataset, split, distributed)
+    return DataLoader(dataset, batch_size=args.batch_size if train else args.test_batch_size,
+                      shuffle=train and sampler is None, sampler=sampler, num_workers=args.workers,
+                      pin_memory=torch.cuda.is_available(), drop_last=train and len(dataset) >= args.batch_size,
+                      persistent_workers=False)

@@ -1,0 +1,1 @@
+"""Building blocks of the synthetic tampering generator: source photos, region shapes, tampering."""
