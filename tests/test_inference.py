@@ -1,0 +1,73 @@
+"""utils.inference: tiling covers every pixel, blended tiles equal a whole-image pass for a pointwise
+model, and resizing returns maps at the image's own size."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from utils.inference import predict_batch, predict_tiled, tile_starts
+
+
+class PointwiseModel(torch.nn.Module):
+    """A 1x1-conv "network": its output at a pixel depends on that pixel only, so tiling is exact."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 1, 1)
+        torch.nn.init.normal_(self.conv.weight, generator=torch.Generator().manual_seed(0))
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"mask": self.conv(x)}
+
+
+class CountingModel(PointwiseModel):
+    """Records the largest input it was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.largest = 0
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.largest = max(self.largest, x.shape[-1] * x.shape[-2] * x.shape[0])
+        return super().forward(x)
+
+
+@pytest.mark.parametrize("length,tile,overlap", [(100, 32, 8), (64, 64, 16), (65, 64, 16), (30, 64, 16)])
+def test_tiles_cover_the_image_with_overlap(length, tile, overlap):
+    starts = tile_starts(length, tile, overlap)
+    size = min(tile, length)
+    covered = torch.zeros(length, dtype=torch.bool)
+    for s in starts:
+        covered[s:s + size] = True
+    assert covered.all() and starts[-1] + size == length
+    assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:]))
+
+
+def test_tiled_equals_whole_image_for_pointwise_model():
+    model = PointwiseModel().eval()
+    image = torch.randn(2, 3, 90, 150)
+    whole = predict_batch(model, image, tile=1024)
+    tiled = predict_batch(model, image, tile=40, overlap=12)
+    assert tiled.shape == (2, 1, 90, 150)
+    assert torch.allclose(whole, tiled, atol=1e-6)
+
+
+def test_tiling_bounds_the_network_input():
+    model = CountingModel().eval()
+    predict_tiled(model, torch.randn(3, 200, 300), tile=64, overlap=16, tiles_per_batch=2)
+    assert model.largest <= 2 * 64 * 64
+
+
+def test_resize_runs_at_model_size_and_returns_image_size():
+    model = CountingModel().eval()
+    image = torch.randn(1, 3, 70, 50)
+    prob = predict_batch(model, image, resize=32)
+    assert model.largest == 32 * 32 and prob.shape == (1, 1, 70, 50)
+    assert 0 <= float(prob.min()) and float(prob.max()) <= 1
+
+
+def test_constant_image_gives_constant_map_after_resize():
+    model = PointwiseModel().eval()
+    image = torch.ones(1, 3, 37, 53) * 0.3
+    prob = predict_batch(model, image, resize=16)
+    assert torch.allclose(prob, prob.flatten()[0].expand_as(prob), atol=1e-6)
