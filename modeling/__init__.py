@@ -1,0 +1,22 @@
+"""The CaCL-Net model zoo. :func:`build_model` is the one public constructor."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from modeling.deeplab import DeepLab
+
+__all__ = ["DeepLab", "build_model"]
+
+
+def build_model(
+    backbone: str = "resnet",
+    output_stride: int = 16,
+    embed_dim: int = 128,
+    with_projection: bool = True,
+    pretrained: str | Path | None = None,
+) -> DeepLab:
+    """Build a DeepLabv3+ CaCL-Net; ``model.config`` holds these arguments (minus ``pretrained``).
+
+    ``with_projection=False`` drops the training-only projection heads (inference models).
+    """
+    return DeepLab(backbone, output_stride, embed_dim, with_projection, pretrained)

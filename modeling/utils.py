@@ -1,0 +1,75 @@
+"""Model-level helpers for training: frozen or synchronised batch norm, optimizer parameter groups.
+
+These are functions applied to a built model (never constructor flags), so the trainer decides:
+``freeze_bn`` before building the optimizer, ``convert_sync_bn`` before wrapping in DDP.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor, nn
+
+from modeling.backbone.base import Backbone
+from modeling.backbone.weights import load_pretrained
+
+__all__ = ["FrozenBatchNorm2d", "freeze_bn", "convert_sync_bn", "param_groups", "load_pretrained"]
+
+BACKBONE_LR_MULT = 1.0
+HEAD_LR_MULT = 10.0
+
+
+class FrozenBatchNorm2d(nn.BatchNorm2d):
+    """Batch norm that always normalises with its stored statistics and never updates anything.
+
+    It stays in eval mode through ``model.train()`` and its affine parameters do not require grad;
+    its state dict is that of ``nn.BatchNorm2d``, so checkpoints load into unfrozen models unchanged.
+    """
+
+    def train(self, mode: bool = True) -> "FrozenBatchNorm2d":
+        return super().train(False)
+
+
+def frozen_copy(bn: nn.modules.batchnorm._BatchNorm) -> FrozenBatchNorm2d:
+    """A :class:`FrozenBatchNorm2d` holding ``bn``'s statistics and affine parameters."""
+    frozen = FrozenBatchNorm2d(bn.num_features, bn.eps, bn.momentum, bn.affine, bn.track_running_stats)
+    frozen.load_state_dict(bn.state_dict(), assign=True)  # assign keeps device and dtype
+    return frozen.requires_grad_(False)
+
+
+def freeze_bn(model: nn.Module) -> nn.Module:
+    """Replace every batch-norm layer in ``model`` by a frozen copy, in place; return ``model``.
+
+    Pass ``model.backbone`` to freeze only the backbone. Call before building the optimizer.
+    """
+    for name, child in model.named_children():
+        if isinstance(child, nn.modules.batchnorm._BatchNorm) and not isinstance(child, FrozenBatchNorm2d):
+            setattr(model, name, frozen_copy(child))
+        else:
+            freeze_bn(child)
+    return model
+
+
+def convert_sync_bn(model: nn.Module) -> nn.Module:
+    """Return ``model`` with every batch norm turned into ``SyncBatchNorm`` (for multi-GPU training)."""
+    return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+
+
+def param_groups(model: nn.Module, lr: float) -> list[dict[str, Any]]:
+    """Optimizer groups: backbone parameters at ``lr``, all others at ``10 * lr`` (DeepLabv3+ convention).
+
+    Each group carries ``lr_mult`` (1 or 10) and ``name`` so schedulers scale by tag, not by order.
+    Parameters that do not require grad are left out; empty groups are dropped.
+    """
+    backbone_ids = {
+        id(p) for module in model.modules() if isinstance(module, Backbone) for p in module.parameters()
+    }
+    split: dict[str, list[Tensor]] = {"backbone": [], "head": []}
+    for parameter in model.parameters():
+        if parameter.requires_grad:
+            split["backbone" if id(parameter) in backbone_ids else "head"].append(parameter)
+    mults = {"backbone": BACKBONE_LR_MULT, "head": HEAD_LR_MULT}
+    return [
+        {"params": params, "lr": lr * mults[name], "lr_mult": mults[name], "name": name}
+        for name, params in split.items()
+        if params
+    ]

@@ -1,0 +1,142 @@
+"""DeepLab model: output contract for every backbone × output stride, config, and the training helpers."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from modeling import build_model
+from modeling.backbone import BACKBONES, OUTPUT_STRIDES
+from modeling.utils import FrozenBatchNorm2d, convert_sync_bn, freeze_bn, param_groups
+from utils.errors import UserError
+
+HEIGHT, WIDTH, EMBED_DIM = 65, 67, 16
+HEAD_MODULES = ("aspp", "decoder", "mask_head", "contour_head", "projection_t", "projection_a")
+
+
+@pytest.fixture(scope="module", params=[(b, s) for b in BACKBONES.names() for s in OUTPUT_STRIDES], ids=str)
+def model(request) -> nn.Module:
+    torch.manual_seed(0)
+    backbone, output_stride = request.param
+    return build_model(backbone, output_stride, embed_dim=EMBED_DIM)
+
+
+@pytest.fixture(scope="module")
+def images() -> torch.Tensor:
+    return torch.randn(2, 3, HEIGHT, WIDTH, generator=torch.Generator().manual_seed(0))
+
+
+def test_eval_outputs_shapes_norm_determinism_and_batch_one(model, images) -> None:
+    model.eval()
+    with torch.no_grad():
+        out = model(images)
+        again = model(images)
+        single = model(images[:1])
+    grid = (math.ceil(HEIGHT / 4), math.ceil(WIDTH / 4))
+    assert set(out) == {"mask", "contour", "embed_t", "embed_a"}
+    assert out["mask"].shape == out["contour"].shape == (2, 1, HEIGHT, WIDTH)
+    for key in ("embed_t", "embed_a"):
+        assert out[key].shape == (2, EMBED_DIM, *grid)
+        torch.testing.assert_close(out[key].norm(dim=1), torch.ones(2, *grid))
+    for key, value in out.items():
+        assert torch.equal(value, again[key]), key
+        # eval-mode batch norm is per-sample, so a batch of one gives the first sample's output (up to
+        # float rounding relative to the scale of an untrained network's logits)
+        scale = value[:1].abs().max().item()
+        torch.testing.assert_close(single[key], value[:1], rtol=0, atol=1e-4 * scale + 1e-6)
+
+
+def test_gradients_reach_every_parameter(model, images) -> None:
+    model.train()
+    model.zero_grad(set_to_none=True)
+    out = model(images)
+    generator = torch.Generator().manual_seed(1)
+    loss = sum((value * torch.randn(value.shape, generator=generator)).sum() for value in out.values())
+    loss.backward()
+    for name, parameter in model.named_parameters():
+        assert parameter.grad is not None, name
+        assert torch.isfinite(parameter.grad).all(), name
+        if name.startswith(HEAD_MODULES):
+            assert parameter.grad.abs().sum() > 0, name
+
+
+def test_config_rebuilds_the_same_architecture(model) -> None:
+    rebuilt = build_model(**model.config)
+    assert set(model.config) == {"backbone", "output_stride", "embed_dim", "with_projection"}
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+
+
+def test_without_projection_heads_and_any_size() -> None:
+    model = build_model("mobilenet", with_projection=False).eval()
+    assert model.projection_t is None and model.projection_a is None
+    assert not any(name.startswith("projection") for name, _ in model.named_parameters())
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 250, 333))
+    assert set(out) == {"mask", "contour"}
+    assert out["mask"].shape == (1, 1, 250, 333)
+
+
+def test_batch_of_one_trains() -> None:
+    """The image-pooling branch has no batch norm, so batch size 1 works in train mode."""
+    model = build_model("mobilenet").train()
+    model(torch.randn(1, 3, 64, 64))["mask"].sum().backward()
+
+
+def test_bad_arguments_are_user_errors() -> None:
+    with pytest.raises(UserError, match="output stride 4"):
+        build_model("mobilenet", output_stride=4)
+    with pytest.raises(UserError, match="unknown backbone"):
+        build_model("vgg")
+
+
+def running_stats(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items() if "running" in k or "num_batches" in k}
+
+
+def test_freeze_bn_really_freezes() -> None:
+    torch.manual_seed(0)
+    model = build_model("mobilenet")
+    reference = build_model("mobilenet")
+    reference.load_state_dict(model.state_dict())
+    freeze_bn(model).train()
+    before = running_stats(model)
+    images = torch.randn(2, 3, 48, 48)
+    model(images)
+    after = running_stats(model)
+    assert before and all(torch.equal(before[k], after[k]) for k in before)
+    frozen = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert frozen and all(isinstance(m, FrozenBatchNorm2d) and not m.training for m in frozen)
+    assert all(not p.requires_grad for m in frozen for p in m.parameters())
+    # in train mode the frozen backbone computes what the unfrozen one does in eval mode
+    with torch.no_grad():
+        torch.testing.assert_close(model.backbone(images)[1], reference.backbone.eval()(images)[1])
+    build_model("mobilenet").load_state_dict(model.state_dict(), strict=True)
+
+
+def test_convert_sync_bn_replaces_every_batch_norm() -> None:
+    model = build_model("mobilenet")
+    count = sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    model = convert_sync_bn(model)
+    assert sum(isinstance(m, nn.SyncBatchNorm) for m in model.modules()) == count > 0
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+
+
+def test_param_groups_cover_each_parameter_once_with_multipliers() -> None:
+    model = build_model("mobilenet")
+    groups = param_groups(model, lr=0.01)
+    by_name = {group["name"]: group for group in groups}
+    assert (by_name["backbone"]["lr"], by_name["backbone"]["lr_mult"]) == (0.01, 1.0)
+    assert (by_name["head"]["lr"], by_name["head"]["lr_mult"]) == (pytest.approx(0.1), 10.0)
+    ids = [id(p) for group in groups for p in group["params"]]
+    assert sorted(ids) == sorted(id(p) for p in model.parameters())
+    assert {id(p) for p in by_name["backbone"]["params"]} == {id(p) for p in model.backbone.parameters()}
+    torch.optim.SGD(groups, lr=0.01, momentum=0.9)
+
+
+def test_param_groups_skip_frozen_parameters() -> None:
+    model = freeze_bn(build_model("mobilenet"))
+    ids = {id(p) for group in param_groups(model, lr=0.01) for p in group["params"]}
+    assert ids == {id(p) for p in model.parameters() if p.requires_grad}
+    assert any(not p.requires_grad for p in model.parameters())
