@@ -63,34 +63,15 @@ def gather_patches(embed: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return at_least_float32(embed[b, :, rest // w, rest % w])
 
 
-def hard_patches(mask_logits: torch.Tensor, grid: tuple[int, int], positive: torch.Tensor) -> torch.Tensor:
-    """Patches whose grid-pooled mask logit disagrees with the branch class (flat (N,) bool)."""
-    pooled = F.adaptive_avg_pool2d(mask_logits.detach(), grid)
-    return (pooled.flatten() > 0) != positive
+def predicted_tampered(mask_logits: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """Flat (N,) bool: the mask head's call per patch, from its logits averaged over each grid cell."""
+    return F.adaptive_avg_pool2d(mask_logits.detach(), grid).flatten() > 0
 
 
 def _counts(selected: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
     """Number of sampled patches of each patch class, as detached float tensors."""
     names = {"n_tampered": TAMPERED, "n_authentic": AUTHENTIC, "n_contour": CONTOUR}
     return {name: (selected & (labels == code)).sum().float() for name, code in names.items()}
-
-
-def _branch(
-    embed: torch.Tensor,
-    positive: torch.Tensor,
-    contour: torch.Tensor,
-    mask_logits: Optional[torch.Tensor],
-    options: dict,
-) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-    """Sample one branch and return its (N,) selection and its InfoNCE loss (None if skipped)."""
-    hard = None
-    if options["hard_ratio"] > 0 and mask_logits is not None:
-        hard = hard_patches(mask_logits, embed.shape[-2:], positive)
-    selected = sample_branch(positive, contour, options["num_anchors"], hard, options["hard_ratio"])
-    if not options["with_contrast"]:
-        return selected, None
-    index = selected.nonzero().squeeze(1)
-    return selected, supcon_loss(gather_patches(embed, index), positive[index], options["temperature"])
 
 
 def contour_contrastive(
@@ -109,20 +90,29 @@ def contour_contrastive(
 
     Branch T's classes are {T, C} vs {A}, branch A's {T} vs {A, C}. ``L_ncl`` averages the branches
     that are defined and is None when neither is; ``mask_logits`` feed ``hard_ratio`` hard mining.
-    Counts are over the union of both branches' samples.
+    Both embeddings are gathered once, on the union of the two samples, which the counts describe.
     """
     flat = labels.flatten()
     contour = flat == CONTOUR
-    options = {"temperature": temperature, "num_anchors": num_anchors, "hard_ratio": hard_ratio,
-               "with_contrast": with_contrast}
-    sel_t, loss_t = _branch(embed_t, flat != AUTHENTIC, contour, mask_logits, options)
-    sel_a, loss_a = _branch(embed_a, flat == TAMPERED, contour, mask_logits, options)
-    defined = [loss for loss in (loss_t, loss_a) if loss is not None]
+    mining = hard_ratio > 0 and mask_logits is not None
+    predicted = predicted_tampered(mask_logits, tuple(labels.shape[-2:])) if mining else None
+    positive_t, positive_a = flat != AUTHENTIC, flat == TAMPERED
+    samples = []
+    for positive in (positive_t, positive_a):
+        hard = None if predicted is None else predicted != positive
+        samples.append(sample_branch(positive, contour, num_anchors, hard, hard_ratio))
+    sel_t, sel_a = samples
+    index = (sel_t | sel_a).nonzero().squeeze(1)
+    z_t, z_a = gather_patches(embed_t, index), gather_patches(embed_a, index)
     terms = ContrastiveTerms(counts=_counts(sel_t | sel_a, flat))
+    in_t, in_a = sel_t[index], sel_a[index]
+    losses = [supcon_loss(z_t[in_t], positive_t[index][in_t], temperature),
+              supcon_loss(z_a[in_a], positive_a[index][in_a], temperature)] if with_contrast else []
+    defined = [loss for loss in losses if loss is not None]
     terms.counts["n_branches"] = torch.tensor(float(len(defined)), device=flat.device)
     if defined:
         terms.contrast = torch.stack(defined).mean()
     if with_pivot:
-        index = ((sel_t | sel_a) & ~contour).nonzero().squeeze(1)
-        terms.pivot = pivot_consistency(gather_patches(embed_t, index), gather_patches(embed_a, index))
+        keep = ~contour[index]
+        terms.pivot = pivot_consistency(z_t[keep], z_a[keep])
     return terms
