@@ -40,7 +40,7 @@ def add_data_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group.add_argument("--crop-size", type=int, default=256, help="train crop (and synthetic image) side")
     group.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
     group.add_argument("--batch-size", type=int, default=8)
-    group.add_argument("--test-batch-size", type=int, default=8)
+    group.add_argument("--test-batch-size", type=int, default=None, help="val/test batch (default: --batch-size)")
     group.add_argument("--include-authentic", action=argparse.BooleanOptionalAction, default=None,
                        help="use authentic images as negatives (default: off for train, on for val/test)")
     group.add_argument("--mask-mismatch", choices=MISMATCH_POLICIES, default="error",
@@ -126,7 +126,8 @@ def make_data_loader(args: argparse.Namespace, split: str, name: str | None = No
                         "(check --val-fraction/--test-fraction and --include-authentic)")
     train = split == "train"
     sampler = _sampler(dataset, split, distributed)
-    return DataLoader(dataset, batch_size=args.batch_size if train else args.test_batch_size,
+    batch_size = args.batch_size if train else (args.test_batch_size or args.batch_size)
+    return DataLoader(dataset, batch_size=batch_size,
                       shuffle=train and sampler is None, sampler=sampler, num_workers=args.workers,
                       pin_memory=torch.cuda.is_available(), drop_last=train and len(dataset) >= args.batch_size,
                       persistent_workers=False)

@@ -33,7 +33,7 @@ def split_length(args: argparse.Namespace, split: str) -> int:
     if split == "train":
         return args.synthetic_size
     fraction = args.val_fraction if split == "val" else args.test_fraction
-    return max(args.test_batch_size, round(args.synthetic_size * fraction))
+    return max(args.test_batch_size or args.batch_size, round(args.synthetic_size * fraction))
 
 
 @GENERATORS.register("synthetic")

@@ -31,10 +31,11 @@ class Tampered:
 
 
 def colour_match(patch: np.ndarray, host: np.ndarray, region: np.ndarray) -> np.ndarray:
-    """Shift ``patch``'s per-channel mean/std inside ``region`` to the host's there (Reinhard-style)."""
+    """Shift ``patch``'s per-channel mean/std inside ``region`` to the host's there (Reinhard-style;
+    the contrast gain is limited to 1/4..4 so flat patches are not blown up)."""
     src = patch[region].astype(np.float32)
     dst = host[region].astype(np.float32)
-    scale = (dst.std(0) + 1.0) / (src.std(0) + 1.0)
+    scale = np.clip(dst.std(0) / np.maximum(src.std(0), 1.0), 0.25, 4.0)
     matched = (patch.astype(np.float32) - src.mean(0)) * scale + dst.mean(0)
     return np.clip(matched, 0, 255)
 
@@ -96,11 +97,12 @@ def removal(host: np.ndarray, region: np.ndarray, rng: np.random.Generator) -> n
     return np.asarray(up, dtype=np.float32) + texture * rng.standard_normal(host.shape, dtype=np.float32)
 
 
-def blend(host: np.ndarray, content: np.ndarray, region: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Paste ``content`` into ``host`` over ``region`` with a hard (50 %) or feathered edge."""
+def blend(host: np.ndarray, content: np.ndarray, region: np.ndarray, feather: float = 0.0) -> np.ndarray:
+    """Paste ``content`` into ``host`` over ``region``: a hard edge, or feathered by a Gaussian of std
+    ``feather`` pixels."""
     alpha = region.astype(np.float32)
-    if rng.random() < 0.5:
-        alpha = ndimage.gaussian_filter(alpha, rng.uniform(0.7, 2.5))
+    if feather > 0:
+        alpha = ndimage.gaussian_filter(alpha, feather)
     out = host.astype(np.float32) * (1 - alpha[..., None]) + content * alpha[..., None]
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
@@ -129,4 +131,5 @@ def generate(pool: PhotoPool, size: int, rng: np.random.Generator, authentic: bo
               "removal": removal}
     kind = str(rng.choice(KINDS, p=KIND_WEIGHTS))
     content = makers[kind](host, region, rng)
-    return Tampered(post_process(blend(host, content, region, rng), rng), region, f"{kind}-{shape}")
+    feather = rng.uniform(0.7, 2.5) if rng.random() < 0.5 else 0.0
+    return Tampered(post_process(blend(host, content, region, feather), rng), region, f"{kind}-{shape}")
