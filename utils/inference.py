@@ -13,6 +13,10 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
+from modeling import build_model
+from utils.checkpoint import load_checkpoint, load_model_weights
+from utils.errors import CheckpointError
+
 
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
     """Mixed precision on ``device`` (float16 on CUDA, bfloat16 on CPU), or a no-op."""
@@ -85,3 +89,22 @@ def predict_batch(model: torch.nn.Module, images: torch.Tensor, resize: int | No
         return forward_prob(model, images, amp)
     overlap = tile // 4 if overlap is None else overlap
     return torch.stack([predict_tiled(model, image, tile, overlap, amp) for image in images])
+
+
+def load_model(path: str, device: torch.device) -> torch.nn.Module:
+    """Rebuild the network a train.py checkpoint describes (without projection heads) and load its weights.
+
+    A missing, corrupt or foreign file, or weights of another architecture, raise CheckpointError.
+    """
+    state = load_checkpoint(path)
+    config = dict(state["model_config"]) if isinstance(state["model_config"], dict) else None
+    if config is None:
+        raise CheckpointError(f"{path}: 'model_config' is not a dict of build_model arguments")
+    config.pop("with_projection", None)
+    config.pop("pretrained", None)
+    try:
+        model = build_model(**config, with_projection=False)
+    except TypeError as error:
+        raise CheckpointError(f"{path}: model_config does not fit build_model ({error})") from None
+    load_model_weights(model, state, path)
+    return model.to(device).eval()

@@ -15,10 +15,11 @@ import torch
 from utils.metrics.functional import (
     confusion_counts,
     histogram,
+    histogram_curves,
     image_scores,
     ranking_stats,
 )
-from utils.metrics.protocols import ROW_COLUMNS, compute_results
+from utils.metrics.protocols import ROW_COLUMNS, compute_results, pooled_histogram
 
 
 class PixelEvaluator:
@@ -93,6 +94,10 @@ class PixelEvaluator:
         """Every metric, keyed ``<metric>@<fixed|best>/<per_image|dataset>`` (see docs/sections/evaluation.md)."""
         return compute_results(self._stacked_rows(), self._hist, self.threshold, self.include_authentic,
                                self.inverse)
+
+    def curves(self) -> dict[str, torch.Tensor]:
+        """Dataset-level ROC (``fpr``, ``tpr``) and PR (``precision``, ``recall``) points, for plots."""
+        return histogram_curves(pooled_histogram(self._hist, self.include_authentic))
 
     def state_dict(self) -> dict[str, Any]:
         """Everything :meth:`compute` needs, on CPU, mergeable with :meth:`merge`."""

@@ -127,12 +127,26 @@ def histogram_auc(hist: torch.Tensor) -> tuple[float, float]:
     return float(auc), float(error)
 
 
+def _counts_at_or_above(counts: torch.Tensor) -> torch.Tensor:
+    """Entry k: how many scores fall in bin k or above (predicted tampered at threshold k / bins)."""
+    return torch.flip(torch.cumsum(torch.flip(counts, [0]), 0), [0])
+
+
 def histogram_best(hist: torch.Tensor) -> tuple[torch.Tensor, float]:
     """Counts and threshold of the best F1 over thresholds ``k / bins`` from a (2, bins) histogram."""
     bins = hist.shape[1]
     neg, pos = hist.double().unbind(0)
-    tp = torch.flip(torch.cumsum(torch.flip(pos, [0]), 0), [0])
-    fp = torch.flip(torch.cumsum(torch.flip(neg, [0]), 0), [0])
+    tp, fp = _counts_at_or_above(pos), _counts_at_or_above(neg)
     counts = torch.stack([tp, fp, pos.sum() - tp, neg.sum() - fp], dim=-1)
     best = int(torch.argmax(scores_from_counts(counts)["f1"]))
     return counts[best], best / bins
+
+
+def histogram_curves(hist: torch.Tensor) -> dict[str, torch.Tensor]:
+    """ROC (``fpr``, ``tpr``) and PR (``precision``, ``recall``) points at thresholds ``k / bins``."""
+    neg, pos = hist.double().unbind(0)
+    tp, fp = _counts_at_or_above(pos), _counts_at_or_above(neg)
+    zero = torch.zeros(1, dtype=torch.float64)
+    tp, fp = torch.cat([tp, zero]), torch.cat([fp, zero])
+    return {"fpr": fp / max(float(neg.sum()), 1.0), "tpr": tp / max(float(pos.sum()), 1.0),
+            "precision": _safe_div(tp, tp + fp), "recall": tp / max(float(pos.sum()), 1.0)}

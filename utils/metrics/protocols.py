@@ -116,14 +116,20 @@ def _counts(rows: torch.Tensor, tampered: torch.Tensor) -> dict[str, float]:
     }
 
 
+def pooled_histogram(hist: torch.Tensor, include_authentic: bool) -> torch.Tensor:
+    """(2, bins) class histogram of the dataset-level pixels: tampered images, plus authentic ones if asked."""
+    pooled = hist[:2].clone()
+    if include_authentic:
+        pooled[0] += hist[2]
+    return pooled
+
+
 def compute_results(rows: torch.Tensor, hist: torch.Tensor, threshold: float, include_authentic: bool,
                     inverse: bool) -> dict[str, float]:
     """All protocols from (n_images, len(ROW_COLUMNS)) rows and the (3, bins) histogram."""
     tampered = rows[:, _COL["tp@fixed"]] + rows[:, _COL["fn@fixed"]] > 0
     pooled_rows = rows if include_authentic else rows[tampered]
-    pooled_hist = hist[:2].clone()
-    if include_authentic:
-        pooled_hist[0] += hist[2]
+    pooled_hist = pooled_histogram(hist, include_authentic)
     return {
         "threshold@fixed": threshold,
         **_per_image(rows[tampered], inverse),

@@ -1,0 +1,98 @@
+"""Score a CaCL-Net checkpoint, or run it on your own images.
+
+    python test.py --in-path IMAGES --ckpt run/.../model_best.pth [--gt-path MASKS] [--out-dir DIR]
+
+``--in-path``: an image, a folder (``Tp/``+``Gt/``[+``Au/``] layout, or plain images), a glob, a pair list
+(text/JSON) or a dataset name with ``--split``. With ground truth: a protocol-labelled table, metrics.json,
+per_image.csv and PR/ROC plots in ``--out-dir``; without it (or with ``--save-dir``): probability maps,
+masks and overlays. ``--robust "jpeg:50,70 blur:3"`` repeats the evaluation under each perturbation.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from dataloaders import add_data_args
+from utils.errors import UserError, run_cli
+from utils.evaluation.inputs import EvalDataset, EvalSource, resolve_inputs
+from utils.evaluation.report import format_table, plot_curves, robust_table, write_json, write_per_image_csv
+from utils.evaluation.runner import run_pass
+from utils.inference import load_model
+from utils.metrics import PixelEvaluator
+from utils.robustness import parse_perturbations
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """All flags: inputs and model, inference, metrics, outputs, plus the shared data flags."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--in-path", required=True, help="image, folder, glob, list/JSON file or dataset name")
+    parser.add_argument("--gt-path", default=None, help="mask file (one image) or mask folder (matched by stem)")
+    parser.add_argument("--split", default="test", help="split of a dataset name (train/val/test)")
+    parser.add_argument("--ckpt", required=True, help="checkpoint written by train.py")
+    parser.add_argument("--out-dir", default="test_output", help="tables, metrics.json, CSV, plots")
+    parser.add_argument("--save-dir", default=None, help="also write prob/mask/overlay PNGs here")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--amp", action="store_true", help="mixed precision (fp16 on CUDA, bf16 on CPU)")
+    parser.add_argument("--resize", type=int, default=0, help="run at RESIZE² and resize back (0 = native)")
+    parser.add_argument("--tile", type=int, default=1024, help="native resolution: tile images larger than this")
+    parser.add_argument("--threshold", type=float, default=0.5, help="fixed decision threshold")
+    parser.add_argument("--bins", type=int, default=10000, help="histogram bins of the streaming dataset AUC")
+    parser.add_argument("--image-score", choices=("max", "topk"), default="max", help="image-level score")
+    parser.add_argument("--top-percent", type=float, default=1.0, help="k of --image-score topk (percent)")
+    parser.add_argument("--inverse-f1", action="store_true", help="also report the 'inverse' F1 (labelled)")
+    parser.add_argument("--robust", nargs="+", default=None, help="perturbations, e.g. jpeg:50,70 blur:3,5")
+    add_data_args(parser)
+    return parser.parse_args(argv)
+
+
+def evaluate(model: torch.nn.Module, source: EvalSource, args: argparse.Namespace, perturb=None,
+             save_dir: Path | None = None, desc: str = "test") -> PixelEvaluator | None:
+    """One pass over ``source``; returns the filled evaluator (None without ground truth)."""
+    evaluator = PixelEvaluator(args.threshold, args.bins, args.image_score, args.top_percent,
+                               include_authentic=False, inverse=args.inverse_f1) if source.has_gt else None
+    dataset = EvalDataset(source, args.mask_mismatch, args.skip_bad, perturb)
+    stats = run_pass(model, dataset, args, evaluator, save_dir, desc)
+    if stats.skipped:
+        print(f"skipped {len(stats.skipped)} unreadable file(s) (--skip-bad), e.g. {stats.skipped[0]}")
+    if stats.predicted == 0:
+        raise UserError(f"{args.in_path}: no image could be read")
+    return evaluator
+
+
+def report(evaluator: PixelEvaluator, out_dir: Path) -> dict[str, float]:
+    """Print the table and write metrics.json, per_image.csv and the PR/ROC plots."""
+    results = evaluator.compute()
+    print(format_table(results))
+    write_json(results, out_dir / "metrics.json")
+    write_per_image_csv(evaluator.per_image(), out_dir / "per_image.csv")
+    plot_curves(evaluator.curves(), results, out_dir)
+    print(f"wrote {out_dir}/metrics.json, per_image.csv, pr_curve.png, roc_curve.png")
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    perturbations = parse_perturbations(args.robust) if args.robust else []
+    source = resolve_inputs(args)
+    if perturbations and not source.has_gt:
+        raise UserError("--robust needs ground truth (a dataset, a list, a Tp/Gt folder or --gt-path)")
+    model = load_model(args.ckpt, torch.device(args.device))
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_dir = Path(args.save_dir) if args.save_dir else (None if source.has_gt else out_dir)
+    evaluator = evaluate(model, source, args, save_dir=save_dir)
+    if save_dir is not None:
+        print(f"wrote probability maps, masks and overlays to {save_dir}")
+    if evaluator is None:
+        return
+    rows = [("clean", report(evaluator, out_dir))]
+    for pert in perturbations:
+        rows.append((pert.label, evaluate(model, source, args, pert.fn, desc=pert.label).compute()))
+    if perturbations:
+        print(robust_table(rows, out_dir / "robustness.csv"))
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,168 @@
+"""test.py end to end on tiny files: every --in-path form, outputs with and without ground truth,
+--robust, and one clear line + exit 2 for each kind of bad input."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import test as test_cli
+from modeling import build_model
+from utils.checkpoint import save_checkpoint
+from utils.errors import run_cli
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = ["--workers", "0", "--batch-size", "2", "--bins", "100"]
+
+
+def write_pair(folder: Path, stem: str, rng: np.random.Generator, size=(48, 64)) -> None:
+    (folder / "Tp").mkdir(parents=True, exist_ok=True)
+    (folder / "Gt").mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(folder / "Tp" / f"{stem}.png")
+    mask = np.zeros(size, dtype=np.uint8)
+    mask[10:30, 12:40] = 255
+    Image.fromarray(mask).save(folder / "Gt" / f"{stem}_gt.png")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cli")
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        write_pair(root / "set", f"img{i}", rng)
+    torch.manual_seed(0)
+    model = build_model("mobilenet", with_projection=False)
+    save_checkpoint({"model_config": model.config, "state_dict": model.state_dict()}, root / "model.pth")
+    return root
+
+
+def run(argv: list[str], capsys) -> tuple[int, str, str]:
+    """Run test.py's main in-process through run_cli (same path as the script); (exit code, out, err)."""
+    try:
+        run_cli(lambda: test_cli.main(argv))
+        code = 0
+    except SystemExit as exit_:
+        code = int(exit_.code)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_folder_with_ground_truth_and_robustness(data, tmp_path, capsys):
+    code, out, err = run(["--in-path", str(data / "set"), "--ckpt", str(data / "model.pth"),
+                          "--out-dir", str(tmp_path), "--robust", "jpeg:60", "blur:3", *FAST], capsys)
+    assert code == 0, err
+    assert "fixed 0.5 per-image" in out and "f1 trivial" in out and "pixel AUC" in out
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["count/tampered"] == 3
+    expected_trivial = 2 * 560 / (560 + 48 * 64)  # 20x28 mask in 48x64 image, all-tampered prediction
+    assert metrics["f1_trivial/per_image"] == pytest.approx(expected_trivial)
+    assert len((tmp_path / "per_image.csv").read_text().splitlines()) == 4
+    assert (tmp_path / "roc_curve.png").is_file() and (tmp_path / "pr_curve.png").is_file()
+    rows = (tmp_path / "robustness.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows] == ["perturbation", "clean", "jpeg:60", "blur:3"]
+
+
+def test_glob_without_ground_truth_writes_predictions(data, tmp_path, capsys):
+    code, _, err = run(["--in-path", str(data / "set" / "Tp" / "*.png"), "--ckpt", str(data / "model.pth"),
+                        "--out-dir", str(tmp_path), "--tile", "32", *FAST], capsys)
+    assert code == 0, err
+    prob = np.asarray(Image.open(tmp_path / "img0_prob.png"))
+    assert prob.dtype == np.uint16 and prob.shape == (48, 64)
+    assert (tmp_path / "img0_mask.png").is_file() and (tmp_path / "img2_overlay.png").is_file()
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_single_image_with_gt_and_list_file(data, tmp_path, capsys):
+    image, mask = data / "set" / "Tp" / "img1.png", data / "set" / "Gt" / "img1_gt.png"
+    code, _, err = run(["--in-path", str(image), "--gt-path", str(mask), "--ckpt", str(data / "model.pth"),
+                        "--out-dir", str(tmp_path / "one"), "--resize", "32", *FAST], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "one" / "metrics.json").read_text())["count/images"] == 1
+    listing = tmp_path / "pairs.json"
+    listing.write_text(json.dumps([[str(image), str(mask)], [str(data / "set" / "Tp" / "img0.png"), "Negative"]]))
+    code, _, err = run(["--in-path", str(listing), "--ckpt", str(data / "model.pth"),
+                        "--out-dir", str(tmp_path / "list"), "--save-dir", str(tmp_path / "pred"), *FAST], capsys)
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "list" / "metrics.json").read_text())
+    assert metrics["count/tampered"] == 1 and metrics["count/authentic"] == 1
+    assert (tmp_path / "pred" / "img0_overlay.png").is_file()
+
+
+def test_dataset_name_with_split(data, tmp_path, capsys):
+    code, out, err = run(["--in-path", "synthetic", "--split", "test", "--synthetic-size", "20",
+                          "--crop-size", "48", "--ckpt", str(data / "model.pth"), "--out-dir", str(tmp_path),
+                          *FAST], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "metrics.json").read_text())["count/images"] >= 2
+
+
+def _bad_inputs(data: Path, tmp: Path) -> dict[str, tuple[list[str], str]]:
+    """name → (extra argv, expected fragment of the one-line error)."""
+    empty = tmp / "empty"
+    empty.mkdir()
+    bad = tmp / "bad"
+    bad.mkdir()
+    (bad / "broken.png").write_bytes(b"not an image")
+    unpaired = tmp / "unpaired"
+    write_pair(unpaired, "a", np.random.default_rng(1))
+    (unpaired / "Gt" / "a_gt.png").rename(unpaired / "Gt" / "zzz_gt.png")
+    wrong = tmp / "wrong"
+    write_pair(wrong, "a", np.random.default_rng(1))
+    Image.fromarray(np.zeros((10, 10), dtype=np.uint8)).save(wrong / "Gt" / "a_gt.png")
+    corrupt = tmp / "corrupt.pth"
+    corrupt.write_bytes(b"\x00garbage")
+    foreign = tmp / "foreign.pth"
+    torch.save({"state_dict": {}}, foreign)
+    other = tmp / "other.pth"
+    state = torch.load(data / "model.pth", weights_only=True)
+    save_checkpoint({"model_config": {**state["model_config"], "output_stride": 8, "embed_dim": 64},
+                     "state_dict": {k: v for k, v in state["state_dict"].items() if "aspp" not in k}}, other)
+    ckpt = str(data / "model.pth")
+    return {
+        "missing path": (["--in-path", str(tmp / "nope"), "--ckpt", ckpt], "no such file"),
+        "empty folder": (["--in-path", str(empty), "--ckpt", ckpt], "no images"),
+        "unreadable image": (["--in-path", str(bad), "--ckpt", ckpt], "broken.png"),
+        "unmatched masks": (["--in-path", str(unpaired), "--ckpt", ckpt], "have no mask in Gt/: a.png"),
+        "mask size": (["--in-path", str(wrong), "--ckpt", ckpt], "mask is 10x10"),
+        "corrupt ckpt": (["--in-path", str(data / "set"), "--ckpt", str(corrupt)], "not a readable checkpoint"),
+        "foreign ckpt": (["--in-path", str(data / "set"), "--ckpt", str(foreign)], "not a CaCL-Net checkpoint"),
+        "other architecture": (["--in-path", str(data / "set"), "--ckpt", str(other)], "do not fit"),
+        "bad robust list": (["--in-path", str(data / "set"), "--ckpt", ckpt, "--robust", "jpg:5"], "did you mean"),
+    }
+
+
+def test_bad_inputs_give_one_line_and_exit_2(data, tmp_path, capsys):
+    for name, (argv, fragment) in _bad_inputs(data, tmp_path).items():
+        code, _, err = run([*argv, "--out-dir", str(tmp_path / "out"), *FAST], capsys)
+        assert code == 2, name
+        errors = [line for line in err.splitlines() if "error" in line.lower()]
+        assert len(errors) == 1 and errors[0].startswith("error: ") and fragment in errors[0], (name, err)
+        assert err.strip().splitlines()[-1] == errors[0], (name, err)
+
+
+def test_skip_bad_counts_unreadable_images(data, tmp_path, capsys):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "broken.png").write_bytes(b"not an image")
+    Image.fromarray(np.zeros((40, 40, 3), dtype=np.uint8)).save(folder / "ok.png")
+    code, out, err = run(["--in-path", str(folder), "--ckpt", str(data / "model.pth"), "--out-dir",
+                          str(tmp_path / "out"), "--skip-bad", *FAST], capsys)
+    assert code == 0, err
+    assert "skipped 1 unreadable file" in out + err and (tmp_path / "out" / "ok_overlay.png").is_file()
+
+
+def test_script_exits_non_zero_with_one_line(data, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "test.py", "--in-path", str(tmp_path / "missing"), "--ckpt",
+                             str(data / "model.pth")], cwd=REPO, capture_output=True, text=True, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing'}: no such file, folder or glob "
+                                                  "match, and not a dataset (datasets: casia1, casia2, columbia, "
+                                                  "coverage, folder, list, nist16, synthetic)"]

@@ -1,0 +1,159 @@
+"""``test.py --in-path``: one image, a folder, a glob, a pair list (text/JSON) or a dataset name, turned
+into one Dataset of full-resolution samples (the original image, its mask or None, a name).
+
+Ground truth comes from the layout (dataset, list, ``Tp/``+``Gt/`` folder) or from ``--gt-path`` (a mask
+file for one image, a mask folder matched by stem otherwise). Listing reuses :mod:`dataloaders`.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+from PIL import Image
+from torch.utils.data import Dataset
+
+from dataloaders import build_dataset
+from dataloaders.audit import audit_records
+from dataloaders.datasets import DATASETS
+from dataloaders.datasets.common import IMAGE_EXTENSIONS, list_images
+from dataloaders.datasets.folder import MASK_SUFFIXES, list_folder, read_pair_list
+from dataloaders.io import read_image
+from dataloaders.mask_formats import load_mask
+from dataloaders.records import Record
+from dataloaders.synthetic import SyntheticDataset
+from dataloaders.transforms.joint import resize_mask
+from utils.errors import DataError, UserError
+
+LIST_SUFFIXES = {".txt", ".json", ".lst"}
+MAX_LISTED = 10
+
+
+@dataclass
+class EvalSource:
+    """What ``--in-path`` resolved to: records (or a synthetic generator) and whether GT is known."""
+
+    records: list[Record]
+    has_gt: bool
+    root: str = ""
+    synthetic: SyntheticDataset | None = None
+
+
+class EvalDataset(Dataset):
+    """Full-resolution samples ``{"name", "image": uint8 (H,W,3), "mask": bool (H,W) | None, "error"}``.
+
+    With ``skip_bad`` an unreadable file gives ``error`` (one line) instead of raising, so the loop can
+    count it; ``perturb`` degrades the PIL image (``--robust``) before conversion.
+    """
+
+    def __init__(self, source: EvalSource, mask_mismatch: str = "error", skip_bad: bool = False,
+                 perturb: Callable[[Image.Image], Image.Image] | None = None) -> None:
+        self.source = source
+        self.mask_mismatch = mask_mismatch
+        self.skip_bad = skip_bad
+        self.perturb = perturb
+
+    def __len__(self) -> int:
+        return len(self.source.synthetic) if self.source.synthetic is not None else len(self.source.records)
+
+    def __getitem__(self, index: int) -> dict:
+        try:
+            name, image, mask = self._load(index)
+        except DataError as error:
+            if not self.skip_bad:
+                raise
+            return {"name": str(index), "image": None, "mask": None, "error": str(error)}
+        if self.perturb is not None:
+            image = self.perturb(image)
+        return {"name": name, "image": np.asarray(image), "mask": mask, "error": None}
+
+    def _load(self, index: int) -> tuple[str, Image.Image, np.ndarray | None]:
+        if self.source.synthetic is not None:
+            sample = self.source.synthetic.generate(index)
+            return f"synthetic_{index:06d}_{sample.kind}", Image.fromarray(sample.image), sample.mask
+        record = self.source.records[index]
+        image = read_image(record.image)
+        name = str(Path(record.image).relative_to(self.source.root)) if self.source.root else Path(record.image).name
+        if not self.source.has_gt:
+            return name, image, None
+        mask = load_mask(record)
+        size = (image.height, image.width)
+        if mask is None:
+            return name, image, np.zeros(size, dtype=bool)
+        if mask.shape != size:
+            if self.mask_mismatch != "resize":
+                raise DataError(f"{record.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but image "
+                                f"{record.image} is {size[1]}x{size[0]} (use --mask-mismatch resize or skip)")
+            mask = resize_mask(mask, size)
+        return name, image, mask
+
+
+def _listed(paths: Sequence[str]) -> str:
+    shown = ", ".join(Path(p).name for p in paths[:MAX_LISTED])
+    return shown + (f" and {len(paths) - MAX_LISTED} more" if len(paths) > MAX_LISTED else "")
+
+
+def _pair_with_masks(images: list[Path], gt_path: str | None) -> EvalSource:
+    """Images with masks from the ``--gt-path`` folder (by stem, optional ``_gt``/``_mask``), or no GT."""
+    if not gt_path:
+        return EvalSource([Record(str(p), None) for p in images], has_gt=False)
+    gt_dir = Path(gt_path)
+    if not gt_dir.is_dir():
+        raise UserError(f"{gt_dir}: --gt-path must be a mask folder when --in-path holds several images")
+    masks = {p.stem: p for p in list_images(gt_dir)}
+    records = [Record(str(p), next((str(masks[p.stem + s]) for s in MASK_SUFFIXES if p.stem + s in masks), ""))
+               for p in images]
+    missing = [r.image for r in records if not r.mask]
+    if missing:
+        raise DataError(f"{gt_dir}: {len(images)} image(s) but {len(images) - len(missing)} matching mask(s); "
+                        f"no mask for {_listed(missing)}")
+    return EvalSource(records, has_gt=True)
+
+
+def _from_folder(folder: Path, gt_path: str | None) -> EvalSource:
+    if (folder / "Tp").is_dir() or (folder / "Au").is_dir():
+        records = list_folder(str(folder))
+        unmatched = [str(p) for p in list_images(folder / "Tp") if str(p) not in {r.image for r in records}]
+        if unmatched:
+            raise DataError(f"{folder}: {len(unmatched)} image(s) in Tp/ have no mask in Gt/: {_listed(unmatched)}")
+        return EvalSource(records, has_gt=True, root=str(folder))
+    images = list_images(folder)
+    if not images:
+        raise DataError(f"{folder}: no images in this folder ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+    source = _pair_with_masks(images, gt_path)
+    source.root = str(folder)
+    return source
+
+
+def _from_dataset(name: str, args: argparse.Namespace) -> EvalSource:
+    args.dataset = name
+    dataset = build_dataset(args, args.split)
+    if isinstance(dataset, SyntheticDataset):
+        return EvalSource([], has_gt=True, synthetic=dataset)
+    return EvalSource(list(dataset.records), has_gt=True, root=dataset.root)
+
+
+def resolve_inputs(args: argparse.Namespace) -> EvalSource:
+    """Resolve ``args.in_path`` (+ ``gt_path``, ``split``) into an :class:`EvalSource`, or a one-line error."""
+    path, gt = Path(args.in_path), args.gt_path
+    if path.is_dir():
+        source = _from_folder(path, gt)
+    elif path.is_file() and path.suffix.lower() in LIST_SUFFIXES:
+        source = EvalSource(read_pair_list(path, args.data_root), has_gt=True)
+    elif path.is_file():
+        source = EvalSource([Record(str(path), gt)], has_gt=bool(gt))
+    elif glob.has_magic(args.in_path):
+        matches = sorted(Path(p) for p in glob.glob(args.in_path) if Path(p).suffix.lower() in IMAGE_EXTENSIONS)
+        if not matches:
+            raise UserError(f"{args.in_path}: the pattern matches no image")
+        source = _pair_with_masks(matches, gt)
+    elif args.in_path in DATASETS:
+        return _from_dataset(args.in_path, args)
+    else:
+        raise UserError(f"{args.in_path}: no such file, folder or glob match, and not a dataset "
+                        f"(datasets: {', '.join(DATASETS.names())})")
+    source.records = audit_records(source.records, args.mask_mismatch, args.skip_bad)  # header reads: fail early
+    return source

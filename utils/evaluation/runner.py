@@ -1,0 +1,72 @@
+"""The test.py loop: load samples (workers), batch same-size images, predict at full resolution, then
+score against the ground truth and/or write the prediction files."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from dataloaders.transforms.normalize import normalize
+from utils.evaluation.inputs import EvalDataset
+from utils.inference import predict_batch
+from utils.metrics import PixelEvaluator
+from utils.visualize import save_prediction
+
+
+@dataclass
+class RunStats:
+    """What a pass saw besides the metrics: images predicted and unreadable files skipped."""
+
+    predicted: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def _first(batch: list[dict]) -> dict:
+    return batch[0]
+
+
+def same_size_batches(loader: DataLoader, batch_size: int, stats: RunStats) -> Iterator[list[dict]]:
+    """Group consecutive samples of equal size into lists of at most ``batch_size``; count bad files."""
+    pending: list[dict] = []
+    for sample in loader:
+        if sample["error"] is not None:
+            stats.skipped.append(sample["error"])
+            continue
+        if pending and (len(pending) == batch_size or pending[0]["image"].shape != sample["image"].shape):
+            yield pending
+            pending = []
+        pending.append(sample)
+    if pending:
+        yield pending
+
+
+def _to_input(samples: list[dict], device: torch.device) -> torch.Tensor:
+    images = torch.from_numpy(np.stack([s["image"] for s in samples])).to(device)
+    return normalize(images.permute(0, 3, 1, 2).float() / 255.0)
+
+
+def run_pass(model: torch.nn.Module, dataset: EvalDataset, args: argparse.Namespace,
+             evaluator: PixelEvaluator | None, save_dir: Path | None, desc: str = "test") -> RunStats:
+    """Predict every sample of ``dataset``; feed ``evaluator`` (when GT is known) and write files."""
+    device = torch.device(args.device)
+    loader = DataLoader(dataset, batch_size=1, collate_fn=_first, num_workers=args.workers)
+    stats = RunStats()
+    with tqdm(total=len(dataset), desc=desc, unit="img", dynamic_ncols=True) as progress:
+        for samples in same_size_batches(loader, args.batch_size, stats):
+            probs = predict_batch(model, _to_input(samples, device), args.resize or None, args.tile, amp=args.amp)
+            if evaluator is not None:
+                masks = torch.from_numpy(np.stack([s["mask"] for s in samples]))
+                evaluator.process(probs, masks, names=[s["name"] for s in samples])
+            if save_dir is not None:
+                for sample, prob in zip(samples, probs[:, 0].cpu().numpy()):
+                    stem = str(Path(sample["name"]).with_suffix(""))
+                    save_prediction(prob, sample["image"], args.threshold, save_dir, stem)
+            stats.predicted += len(samples)
+            progress.update(len(samples))
+    return stats
