@@ -10,10 +10,11 @@ from PIL import Image
 
 from dataloaders import add_data_args, build_dataset, make_data_loader
 from dataloaders.datasets import DATASETS
-from dataloaders.synthesis.photos import PhotoPool, bundled_sources, random_view
-from dataloaders.synthesis.shapes import AREA_RANGE, SHAPES, random_region
-from dataloaders.synthesis.tamper import blend, colour_match, copy_move, removal
-from dataloaders.synthetic import EpochSampler, SyntheticDataset, main as synthetic_main
+from dataloaders.synthetic.photos import PhotoPool, bundled_sources, random_view
+from dataloaders.synthetic.shapes import AREA_RANGE, SHAPES, random_region
+from dataloaders.synthetic.tamper import blend, colour_match, copy_move, removal
+from dataloaders.synthetic import EpochSampler, SyntheticDataset
+from dataloaders.synthetic.__main__ import main as synthetic_main
 
 SIZE = 64
 

@@ -9,7 +9,7 @@ from dataloaders.datasets.common import list_images
 from dataloaders.datasets.registry import DATASETS, GENERATORS
 from dataloaders.records import Record
 from dataloaders.splits import split_records
-from dataloaders.synthesis.photos import bundled_sources
+from dataloaders.synthetic.photos import bundled_sources
 from dataloaders.synthetic import SyntheticDataset
 from utils.errors import DataError
 

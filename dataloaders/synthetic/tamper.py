@@ -13,8 +13,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from dataloaders.synthesis.photos import PhotoPool, random_view
-from dataloaders.synthesis.shapes import random_region
+from dataloaders.synthetic.photos import PhotoPool, random_view
+from dataloaders.synthetic.shapes import random_region
 from dataloaders.transforms.perturb import gaussian_blur, gaussian_noise, jpeg_compress, rescale
 
 KINDS = ("splice", "copymove", "removal")

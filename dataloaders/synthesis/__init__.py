@@ -1,1 +1,0 @@
-"""Building blocks of the synthetic tampering generator: source photos, region shapes, tampering."""
