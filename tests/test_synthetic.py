@@ -26,7 +26,7 @@ def dataset() -> SyntheticDataset:
 
 def test_bundled_photos_load_offline():
     pool = PhotoPool(bundled_sources())
-    assert len(pool) == 17
+    assert len(pool) == 16
     for index in range(len(pool)):
         assert pool[index].mode == "RGB" and max(pool[index].size) <= 800
 

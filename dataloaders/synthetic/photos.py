@@ -10,11 +10,11 @@ from PIL import Image
 
 from dataloaders.io import read_image
 
-# Licences are listed in docs/sections/datasets.md (all public domain / CC0 except the two
-# scikit-learn photos, CC BY 2.0).
+# Licences are listed in docs/sections/datasets.md: public domain, CC0 or "no known copyright
+# restrictions" as the packages state; the two scikit-learn photos are CC BY 2.0.
 BUNDLED_COLOUR = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "retina",
                   "hubble_deep_field")
-BUNDLED_GREY = ("camera", "brick", "grass", "gravel", "moon", "coins", "clock", "cell")
+BUNDLED_GREY = ("camera", "brick", "grass", "gravel", "coins", "clock", "cell")
 BUNDLED_SKLEARN = ("china.jpg", "flower.jpg")
 MAX_SIDE = 800  # bundled photos are stored at most this large (retina is 1411²)
 

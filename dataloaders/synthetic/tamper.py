@@ -74,14 +74,22 @@ def _unit(rng: np.random.Generator) -> np.ndarray:
     return np.array([np.cos(angle), np.sin(angle)])
 
 
-def removal(host: np.ndarray, region: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Fill ``region`` from its surroundings: normalised convolution at growing scales on an 8×
-    downsampled grid (a diffusion-like inpainting), upsampled, plus noise at the local texture level."""
-    size = host.shape[0]
-    small = max(8, size // 8)
-    known = ~ndimage.binary_dilation(region, iterations=2)
-    img_s = np.asarray(Image.fromarray(host).resize((small, small), Image.BOX), dtype=np.float32)
-    known_s = np.asarray(Image.fromarray(known.astype(np.uint8) * 255).resize((small, small))) > 127
+def region_box(region: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The bounding box of ``region`` grown by ``margin`` pixels, clipped to the image."""
+    ys, xs = np.nonzero(region)
+    height, width = region.shape
+    return (slice(max(0, ys.min() - margin), min(height, ys.max() + margin + 1)),
+            slice(max(0, xs.min() - margin), min(width, xs.max() + margin + 1)))
+
+
+def diffuse_fill(patch: np.ndarray, hole: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Fill ``hole`` in ``patch`` by normalised convolution at growing scales on an 8× downsampled grid
+    (a diffusion-like inpainting), upsampled, plus noise at the surroundings' texture level."""
+    height, width = hole.shape
+    small = (max(4, width // 8), max(4, height // 8))
+    known = ~ndimage.binary_dilation(hole, iterations=2)
+    img_s = np.asarray(Image.fromarray(patch).resize(small, Image.BOX), dtype=np.float32)
+    known_s = np.asarray(Image.fromarray(known.astype(np.uint8) * 255).resize(small)) > 127
     base = img_s * known_s[..., None]
     filled = base.copy()
     todo = ~known_s
@@ -92,19 +100,30 @@ def removal(host: np.ndarray, region: np.ndarray, rng: np.random.Generator) -> n
         filled[ready] = blurred[ready] / weight[ready][:, None]
         todo &= ~ready
     filled[todo] = img_s[known_s].mean(0) if known_s.any() else 127.0
-    up = Image.fromarray(np.clip(filled, 0, 255).astype(np.uint8)).resize((size, size), Image.BICUBIC)
-    texture = float(np.std(host[known] if known.any() else host)) * rng.uniform(0.03, 0.12)
-    return np.asarray(up, dtype=np.float32) + texture * rng.standard_normal(host.shape, dtype=np.float32)
+    up = Image.fromarray(np.clip(filled, 0, 255).astype(np.uint8)).resize((width, height), Image.BICUBIC)
+    texture = float(np.std(patch[known] if known.any() else patch)) * rng.uniform(0.03, 0.12)
+    return np.asarray(up, dtype=np.float32) + texture * rng.standard_normal(patch.shape, dtype=np.float32)
+
+
+def removal(host: np.ndarray, region: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Content for ``region`` inpainted from its surroundings (a margin of 1/8 of the image around it)."""
+    box = region_box(region, max(8, host.shape[0] // 8))
+    content = host.astype(np.float32)
+    content[box] = diffuse_fill(host[box], region[box], rng)
+    return content
 
 
 def blend(host: np.ndarray, content: np.ndarray, region: np.ndarray, feather: float = 0.0) -> np.ndarray:
     """Paste ``content`` into ``host`` over ``region``: a hard edge, or feathered by a Gaussian of std
-    ``feather`` pixels."""
-    alpha = region.astype(np.float32)
+    ``feather`` pixels (computed in the region's box only; nothing changes further than 3 std away)."""
+    box = region_box(region, int(np.ceil(3 * feather)) + 1)
+    alpha = region[box].astype(np.float32)
     if feather > 0:
-        alpha = ndimage.gaussian_filter(alpha, feather)
-    out = host.astype(np.float32) * (1 - alpha[..., None]) + content * alpha[..., None]
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+        alpha = ndimage.gaussian_filter(alpha, feather, truncate=3.0)
+    mixed = host[box].astype(np.float32) * (1 - alpha[..., None]) + content[box] * alpha[..., None]
+    out = host.copy()
+    out[box] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    return out
 
 
 def post_process(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
