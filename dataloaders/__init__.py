@@ -18,7 +18,8 @@ from dataloaders.audit import MISMATCH_POLICIES, audit_records
 from dataloaders.datasets import DATASETS, GENERATORS
 from dataloaders.pair_dataset import PairDataset
 from dataloaders.splits import SPLITS, split_records, write_split_lists
-from dataloaders.synthetic import EpochSampler, SyntheticDataset
+from dataloaders.samplers import EpochSampler, ShardSampler
+from dataloaders.synthetic import SyntheticDataset
 from dataloaders.transforms.presets import transform_for
 from mypath import DATASET_FOLDERS, Path
 from utils.errors import UserError
@@ -101,20 +102,21 @@ def build_dataset(args: argparse.Namespace, split: str, name: str | None = None)
     if not include_authentic:
         records = [r for r in records if r.tampered]
     records = audit_records(records, args.mask_mismatch, args.skip_bad)
-    dataset = PairDataset(records, transform_for(args, split), root, args.mask_mismatch == "resize")
-    dataset.split = split
-    return dataset
+    return PairDataset(records, transform_for(args, split), root, args.mask_mismatch == "resize", split)
 
 
 def _sampler(dataset: Dataset, split: str, distributed: bool) -> torch.utils.data.Sampler | None:
-    """EpochSampler for synthetic training (fresh images per epoch), DistributedSampler when
-    distributed, else None (the DataLoader shuffles train itself)."""
+    """EpochSampler for synthetic training (fresh images per epoch); when distributed, a shuffling
+    DistributedSampler for training and a non-padding ShardSampler for evaluation (each image counted
+    once); else None (the DataLoader shuffles train itself)."""
     world, rank = (torch.distributed.get_world_size(), torch.distributed.get_rank()) if distributed else (1, 0)
     if isinstance(dataset, SyntheticDataset) and split == "train":
         return EpochSampler(len(dataset), world, rank)
-    if distributed:
-        return DistributedSampler(dataset, shuffle=split == "train")
-    return None
+    if not distributed:
+        return None
+    if split == "train":
+        return DistributedSampler(dataset, shuffle=True)
+    return ShardSampler(len(dataset), world, rank)
 
 
 def make_data_loader(args: argparse.Namespace, split: str, name: str | None = None,

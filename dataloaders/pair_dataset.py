@@ -42,8 +42,9 @@ class PairDataset(Dataset):
     from torch's RNG (seeded per worker by the DataLoader), so runs are reproducible from the seed."""
 
     def __init__(self, records: Sequence[Record], transform: Compose, root: str = "",
-                 resize_masks: bool = False) -> None:
+                 resize_masks: bool = False, split: str = "all") -> None:
         self.records = list(records)
+        self.split = split
         self.transform = transform
         self.root = root
         self.resize_masks = resize_masks

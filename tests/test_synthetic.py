@@ -13,7 +13,8 @@ from dataloaders.datasets import DATASETS
 from dataloaders.synthetic.photos import PhotoPool, bundled_sources, random_view
 from dataloaders.synthetic.shapes import AREA_RANGE, SHAPES, random_region
 from dataloaders.synthetic.tamper import blend, colour_match, copy_move, removal
-from dataloaders.synthetic import EpochSampler, SyntheticDataset
+from dataloaders.samplers import EpochSampler, ShardSampler
+from dataloaders.synthetic import SyntheticDataset
 from dataloaders.synthetic.__main__ import main as synthetic_main
 
 SIZE = 64
@@ -129,6 +130,11 @@ def test_epoch_sampler_gives_fresh_indices_each_epoch_and_shards():
     assert list(sampler) == first
     shards = [list(EpochSampler(6, num_replicas=2, rank=r)) for r in range(2)]
     assert sorted(shards[0] + shards[1]) == first and not set(shards[0]) & set(shards[1])
+
+
+def test_shard_sampler_covers_every_index_once_without_padding():
+    shards = [list(ShardSampler(7, num_replicas=3, rank=r)) for r in range(3)]
+    assert sorted(sum(shards, [])) == list(range(7)) and [len(s) for s in shards] == [3, 2, 2]
 
 
 def _args(*flags: str) -> argparse.Namespace:

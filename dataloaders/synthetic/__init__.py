@@ -2,7 +2,7 @@
 
 Design (on-the-fly, never cached): sample ``k`` of a split is drawn with its own RNG seeded by
 ``(seed, split, k)``, so it is reproducible regardless of worker count and splits never share an image.
-Validation and test use the fixed indices ``0..n-1``; training uses :class:`EpochSampler`, which shifts
+Validation and test use the fixed indices ``0..n-1``; training uses :class:`dataloaders.samplers.EpochSampler`, which shifts
 the indices by ``epoch * n`` so every epoch sees new images (unlimited variety, still deterministic).
 
 With ``--synthetic-source DIR`` the photos of ``DIR`` are split between train/val/test (no photo is
@@ -13,11 +13,9 @@ Materialise a set in the folder layout with a preview grid: ``python -m dataload
 """
 from __future__ import annotations
 
-from typing import Iterator
-
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset
 
 from dataloaders.synthetic.photos import PhotoPool
 from dataloaders.synthetic.tamper import Tampered, generate
@@ -60,29 +58,3 @@ class SyntheticDataset(Dataset):
         return {"image": image, "mask": mask, "label": int(sample.mask.any()),
                 "name": f"synthetic_{self.split}_{index:07d}_{sample.kind}",
                 "size": torch.tensor([self.size, self.size])}
-
-
-class EpochSampler(Sampler[int]):
-    """Indices ``epoch*n + i`` (i in this rank's shard of 0..n-1): fresh samples every epoch.
-
-    The epoch advances by itself after each pass; ``set_epoch`` (as DistributedSampler) overrides it,
-    e.g. when resuming.
-    """
-
-    def __init__(self, length: int, num_replicas: int = 1, rank: int = 0) -> None:
-        self.length = length
-        self.num_replicas = num_replicas
-        self.rank = rank
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select which epoch's samples the next pass yields."""
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(range(self.rank, self.length, self.num_replicas))
-
-    def __iter__(self) -> Iterator[int]:
-        offset = self.epoch * self.length
-        self.epoch += 1
-        return iter([offset + i for i in range(self.rank, self.length, self.num_replicas)])
