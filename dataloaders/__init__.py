@@ -41,7 +41,8 @@ def add_data_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group.add_argument("--crop-size", type=int, default=256, help="train crop (and synthetic image) side")
     group.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
     group.add_argument("--batch-size", type=int, default=8)
-    group.add_argument("--test-batch-size", type=int, default=None, help="val/test batch (default: --batch-size)")
+    group.add_argument("--test-batch-size", type=int, default=None,
+                       help="val/test batch (default: --batch-size)")
     group.add_argument("--include-authentic", action=argparse.BooleanOptionalAction, default=None,
                        help="use authentic images as negatives (default: off for train, on for val/test)")
     group.add_argument("--mask-mismatch", choices=MISMATCH_POLICIES, default="error",
@@ -109,7 +110,9 @@ def _sampler(dataset: Dataset, split: str, distributed: bool) -> torch.utils.dat
     """EpochSampler for synthetic training (fresh images per epoch); when distributed, a shuffling
     DistributedSampler for training and a non-padding ShardSampler for evaluation (each image counted
     once); else None (the DataLoader shuffles train itself)."""
-    world, rank = (torch.distributed.get_world_size(), torch.distributed.get_rank()) if distributed else (1, 0)
+    world, rank = 1, 0
+    if distributed:
+        world, rank = torch.distributed.get_world_size(), torch.distributed.get_rank()
     if isinstance(dataset, SyntheticDataset) and split == "train":
         return EpochSampler(len(dataset), world, rank)
     if not distributed:
@@ -131,5 +134,6 @@ def make_data_loader(args: argparse.Namespace, split: str, name: str | None = No
     batch_size = args.batch_size if train else (args.test_batch_size or args.batch_size)
     return DataLoader(dataset, batch_size=batch_size,
                       shuffle=train and sampler is None, sampler=sampler, num_workers=args.workers,
-                      pin_memory=torch.cuda.is_available(), drop_last=train and len(dataset) >= args.batch_size,
+                      pin_memory=torch.cuda.is_available(),
+                      drop_last=train and len(dataset) >= args.batch_size,
                       persistent_workers=False)

@@ -33,7 +33,8 @@ def audit_records(records: Sequence[Record], mask_mismatch: str = "error",
     ``skip_bad``: unreadable/corrupt files are dropped and counted instead of raising.
     """
     if mask_mismatch not in MISMATCH_POLICIES:
-        raise UserError(f"--mask-mismatch must be one of {', '.join(MISMATCH_POLICIES)}, got '{mask_mismatch}'")
+        raise UserError(f"--mask-mismatch must be one of {', '.join(MISMATCH_POLICIES)}, "
+                        f"got '{mask_mismatch}'")
     kept, bad, mismatched = [], [], []
     for record in records:
         try:
@@ -62,6 +63,7 @@ def _report(bad: list[str], mismatched: list[str], policy: str) -> None:
             print(f"  {line}")
     if mismatched:
         action = "resized (nearest)" if policy == "resize" else "skipped"
-        print(f"{len(mismatched)} mask(s) of another size than their image: {action} (--mask-mismatch {policy})")
+        print(f"{len(mismatched)} mask(s) of another size than their image: {action} "
+              f"(--mask-mismatch {policy})")
         for path in mismatched:
             LOGGER.info("mask size mismatch: %s", path)

@@ -51,7 +51,8 @@ def split_records(records: Sequence[Record], split: str, seed: int, val_fraction
     return assign_splits(records, seed, val_fraction, test_fraction)[split]
 
 
-def group_by_shared_keys(records: Sequence[Record], keys_of: Callable[[Record], Iterable[str]]) -> list[Record]:
+def group_by_shared_keys(records: Sequence[Record],
+                         keys_of: Callable[[Record], Iterable[str]]) -> list[Record]:
     """Give records that share any key (transitively: connected components) one common ``group``."""
     parent: dict[str, str] = {}
 

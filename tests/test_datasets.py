@@ -75,8 +75,8 @@ def casia1_full() -> tuple[list[Record], str]:
 
 def test_casia1_full_set_reproduces_pairs_txt_exactly(casia1_full):
     records, log = casia1_full
-    lines = [f"{Path(r.image).relative_to(CASIA1_FULL)} {Path(r.mask).relative_to(CASIA1_FULL) if r.mask else '-'}"
-             for r in records]
+    lines = [f"{Path(r.image).relative_to(CASIA1_FULL)} "
+             f"{Path(r.mask).relative_to(CASIA1_FULL) if r.mask else '-'}" for r in records]
     expected = [line for line in (CASIA1_FULL / "pairs.txt").read_text().splitlines() if line.strip()]
     assert lines == expected
     assert "919 tampered image(s) paired" in log and "2 unmatched" in log
@@ -158,8 +158,8 @@ def test_columbia_edgemask_colour_rule(tmp_path):
     colours[:, 17:19] = (255, 255, 0)  # boundary drawn between the regions
     _save(tmp_path / "4cam_splc" / "canong3_nikond70_sub_01.tif", np.full((24, 32, 3), 99, np.uint8))
     (tmp_path / "4cam_splc" / "edgemask").mkdir()
-    Image.fromarray(colours).save(tmp_path / "4cam_splc" / "edgemask" / "canong3_nikond70_sub_01_edgemask.jpg",
-                                  quality=95)
+    mask_path = tmp_path / "4cam_splc" / "edgemask" / "canong3_nikond70_sub_01_edgemask.jpg"
+    Image.fromarray(colours).save(mask_path, quality=95)
     _save(tmp_path / "4cam_auth" / "canong3_02_sub_01.tif", np.full((24, 32, 3), 50, np.uint8))
     records = DATASETS.get("columbia")(str(tmp_path))
     assert [r.tampered for r in records] == [True, False] and records[0].mask_format == "columbia"
@@ -257,12 +257,13 @@ def test_loader_samples_and_split_list_roundtrip(tmp_path):
 
 def test_authentic_images_default_off_for_train_on_for_eval(tmp_path):
     _folder_tree(tmp_path)
-    flags = ("--dataset", "folder", "--data-root", str(tmp_path), "--val-fraction", "0", "--test-fraction", "0")
+    flags = ("--dataset", "folder", "--data-root", str(tmp_path), "--val-fraction", "0",
+             "--test-fraction", "0")
     assert all(r.tampered for r in build_dataset(_args(*flags), "train").records)
     assert any(not r.tampered for r in build_dataset(_args(*flags, "--include-authentic"), "train").records)
     assert any(not r.tampered for r in build_dataset(_args(*flags, "--test-fraction", "1"), "test").records)
-    assert all(r.tampered for r in build_dataset(_args(*flags, "--test-fraction", "1", "--no-include-authentic"),
-                                                 "test").records)
+    no_negatives = _args(*flags, "--test-fraction", "1", "--no-include-authentic")
+    assert all(r.tampered for r in build_dataset(no_negatives, "test").records)
 
 
 def test_val_dataset_other_than_training_is_used_whole(tmp_path):

@@ -138,7 +138,8 @@ def test_shard_sampler_covers_every_index_once_without_padding():
 
 
 def _args(*flags: str) -> argparse.Namespace:
-    return add_data_args(argparse.ArgumentParser()).parse_args(["--workers", "0", "--crop-size", str(SIZE), *flags])
+    parser = add_data_args(argparse.ArgumentParser())
+    return parser.parse_args(["--workers", "0", "--crop-size", str(SIZE), *flags])
 
 
 def test_default_loader_is_synthetic():

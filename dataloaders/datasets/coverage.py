@@ -41,5 +41,6 @@ def list_coverage(root: str, args: argparse.Namespace | None = None) -> list[Rec
         else:
             tampered.append(Record(str(image), str(mask), group=f"coverage{_number(image)}"))
     report_unmatched("coverage", len(tampered), unmatched)
-    authentic = [Record(str(p), None, group=f"coverage{_number(p)}") for p in images if AUTHENTIC.match(p.stem)]
+    authentic = [Record(str(p), None, group=f"coverage{_number(p)}")
+                 for p in images if AUTHENTIC.match(p.stem)]
     return tampered + authentic

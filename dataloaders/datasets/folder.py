@@ -89,7 +89,8 @@ def read_pair_list(path: str | Path, base: str | Path | None = None) -> list[Rec
         raise DataError(f"{source}: cannot read list file ({error})") from None
     parse = _json_pairs if source.suffix.lower() == ".json" else _text_pairs
     folder = Path(base) if base else source.parent
-    return [Record(_resolve(image, folder), _mask_or_none(mask, folder)) for image, mask in parse(text, source)]
+    return [Record(_resolve(image, folder), _mask_or_none(mask, folder))
+            for image, mask in parse(text, source)]
 
 
 @DATASETS.register("list")

@@ -34,7 +34,8 @@ def read_reference(csv_path: Path, base: Path) -> list[Record]:
         rows = list(csv.DictReader(handle, delimiter="|"))
     missing = [c for c in REQUIRED if rows and c not in rows[0]]
     if not rows or missing:
-        raise DataError(f"{csv_path}: not an NC2016 reference (missing columns: {', '.join(missing) or 'all'})")
+        raise DataError(f"{csv_path}: not an NC2016 reference "
+                        f"(missing columns: {', '.join(missing) or 'all'})")
     records, seen, unmatched = [], set(), []
     for row in rows:
         probe = row["ProbeFileName"].strip()

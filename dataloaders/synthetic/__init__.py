@@ -2,8 +2,8 @@
 
 Design (on-the-fly, never cached): sample ``k`` of a split is drawn with its own RNG seeded by
 ``(seed, split, k)``, so it is reproducible regardless of worker count and splits never share an image.
-Validation and test use the fixed indices ``0..n-1``; training uses :class:`dataloaders.samplers.EpochSampler`, which shifts
-the indices by ``epoch * n`` so every epoch sees new images (unlimited variety, still deterministic).
+Validation and test use the fixed indices ``0..n-1``; training uses
+:class:`dataloaders.samplers.EpochSampler`, which shifts the indices by ``epoch * n`` so every epoch sees new images (unlimited variety, still deterministic).
 
 With ``--synthetic-source DIR`` the photos of ``DIR`` are split between train/val/test (no photo is
 shared); the bundled photos are too few to split and are shared by all splits.

@@ -34,7 +34,8 @@ def preview_grid(samples: list[Tampered], path: Path, tile: int = 160) -> None:
     grid.save(path)
 
 
-def materialise(dataset: SyntheticDataset, out: Path, count: int, preview_rows: int = 8, tile: int = 160) -> None:
+def materialise(dataset: SyntheticDataset, out: Path, count: int, preview_rows: int = 8,
+                tile: int = 160) -> None:
     """Write ``count`` samples as ``out/Tp`` + ``out/Gt`` (+ ``out/Au``) PNGs and ``out/preview.png``."""
     for folder in ("Tp", "Gt", "Au"):
         (out / folder).mkdir(parents=True, exist_ok=True)
