@@ -16,6 +16,7 @@ BUNDLED_COLOUR = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemis
                   "hubble_deep_field")
 BUNDLED_GREY = ("camera", "brick", "grass", "gravel", "coins", "clock", "cell")
 BUNDLED_SKLEARN = ("china.jpg", "flower.jpg")
+BUNDLED_PREFIXES = ("skimage:", "sklearn:")
 MAX_SIDE = 800  # bundled photos are stored at most this large (retina is 1411²)
 
 
@@ -48,7 +49,8 @@ def _limit(img: Image.Image, max_side: int) -> Image.Image:
 
 
 class PhotoPool:
-    """Indexable set of source photos as RGB PIL images; bundled photos are cached in memory,
+    """Indexable set of source photos as RGB PIL images. Bundled photos are loaded once, here (so
+    DataLoader workers receive them with the dataset instead of importing scikit-image each epoch);
     folder photos are read on demand (a folder may hold thousands)."""
 
     def __init__(self, sources: list[str], max_side: int = MAX_SIDE) -> None:
@@ -56,18 +58,15 @@ class PhotoPool:
             raise ValueError("the synthetic generator needs at least one source photo")
         self.sources = list(sources)
         self.max_side = max_side
-        self._cache: dict[str, Image.Image] = {}
+        self._bundled = {s: _load_bundled(s) for s in self.sources if s.startswith(BUNDLED_PREFIXES)}
 
     def __len__(self) -> int:
         return len(self.sources)
 
     def __getitem__(self, index: int) -> Image.Image:
         source = self.sources[index]
-        if source in self._cache:
-            return self._cache[source]
-        if source.startswith(("skimage:", "sklearn:")):
-            self._cache[source] = _load_bundled(source)
-            return self._cache[source]
+        if source in self._bundled:
+            return self._bundled[source]
         return _limit(read_image(source), self.max_side)
 
 
