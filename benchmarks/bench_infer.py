@@ -1,0 +1,94 @@
+"""Inference speed per backbone at 512² and peak memory for one large photo with tiling.
+
+    python benchmarks/bench_infer.py --backbones mobilenet resnet --images 4 \
+        --large 4000x3000 --large-backbone mobilenet --tile 1024
+
+Speed: randomly initialised models (weights do not change the cost), batch 1, after one warm-up,
+on CPU and on CUDA when present. Memory: a fresh child process predicts one ``--large`` image through
+:func:`utils.inference.predict_batch` (native resolution, tiles of ``--tile``); its peak RSS is read
+with ``getrusage`` (CPU) and its peak CUDA allocation with ``torch.cuda.max_memory_allocated``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+
+from modeling import build_model  # noqa: E402
+from utils.inference import predict_batch  # noqa: E402
+
+
+def images_per_second(backbone: str, device: torch.device, n: int, size: int, amp: bool) -> float:
+    """Images/s of :func:`predict_batch` on ``n`` random ``size``² images, batch 1."""
+    model = build_model(backbone, with_projection=False).to(device).eval()
+    image = torch.randn(1, 3, size, size, device=device)
+    predict_batch(model, image, amp=amp)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(n):
+        predict_batch(model, image, amp=amp)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return n / (time.perf_counter() - start)
+
+
+def large_image_child(backbone: str, device: str, height: int, width: int, tile: int) -> None:
+    """Child process: one tiled prediction; prints peak RSS (GiB), CUDA peak (GiB) and seconds as JSON."""
+    dev = torch.device(device)
+    model = build_model(backbone, with_projection=False).to(dev).eval()
+    image = torch.randn(1, 3, height, width, device=dev)
+    start = time.perf_counter()
+    prob = predict_batch(model, image, tile=tile)
+    assert prob.shape == (1, 1, height, width)
+    seconds = time.perf_counter() - start
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux reports KiB
+    cuda = torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else 0.0
+    print(json.dumps({"rss_gib": rss, "cuda_gib": cuda, "seconds": seconds}))
+
+
+def measure_large(backbone: str, device: str, size: str, tile: int) -> dict:
+    """Run :func:`large_image_child` in a fresh interpreter so the RSS is that of this job alone."""
+    width, height = (int(v) for v in size.split("x"))
+    cmd = [sys.executable, __file__, "--child", backbone, device, str(height), str(width), str(tile)]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backbones", nargs="+", default=["mobilenet", "resnet", "resnet101", "drn", "xception"])
+    parser.add_argument("--images", type=int, default=4)
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--large", default="4000x3000", help="WIDTHxHEIGHT of the memory test")
+    parser.add_argument("--large-backbone", default="mobilenet")
+    parser.add_argument("--tile", type=int, default=1024)
+    args = parser.parse_args()
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    print(f"torch {torch.__version__}, CPU threads {torch.get_num_threads()}, devices {[str(d) for d in devices]}")
+    print("| backbone | device | amp | images/s at {0}² |".format(args.size))
+    print("|---|---|---|---|")
+    for backbone in args.backbones:
+        for device in devices:
+            for amp in ([False, True] if device.type == "cuda" else [False]):
+                speed = images_per_second(backbone, device, args.images, args.size, amp)
+                print(f"| {backbone} | {device} | {amp} | {speed:.2f} |", flush=True)
+    for device in devices:
+        peak = measure_large(args.large_backbone, str(device), args.large, args.tile)
+        print(f"{args.large} image, {args.large_backbone}, tile {args.tile}, {device}: peak RSS "
+              f"{peak['rss_gib']:.2f} GiB, CUDA peak {peak['cuda_gib']:.2f} GiB, {peak['seconds']:.1f} s")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        large_image_child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
+    else:
+        main()
