@@ -8,7 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import numpy as np
+import torch
 from tqdm import tqdm
 
 from utils.engine.run_dir import BEST_CHECKPOINT, LAST_CHECKPOINT
@@ -57,10 +57,10 @@ class TensorBoard:
             for key, value in values.items():
                 self.writer.add_scalar(f"{prefix}/{key}", float(value), step)
 
-    def image(self, tag: str, image: np.ndarray, step: int) -> None:
-        """Log an (H, W, 3) uint8 image."""
+    def image(self, tag: str, image: torch.Tensor, step: int) -> None:
+        """Log a (3, H, W) float image in [0, 1]."""
         if self.writer is not None:
-            self.writer.add_image(tag, image, step, dataformats="HWC")
+            self.writer.add_image(tag, image, step, dataformats="CHW")
 
     def close(self) -> None:
         if self.writer is not None:

@@ -27,8 +27,9 @@ from utils.engine.rng import capture_rng, restore_rng
 from utils.engine.run_dir import BEST_CHECKPOINT, LAST_CHECKPOINT
 from utils.errors import CheckpointError, UserError
 from utils.metrics import PixelEvaluator, summarize
-from utils.visualize import validation_grid
+from utils.visualize import image_grid
 
+GRID_ROWS = 4  # validation samples in the TensorBoard image grid
 Criterion = Callable[[dict[str, torch.Tensor], torch.Tensor], dict[str, torch.Tensor]]
 
 
@@ -138,15 +139,16 @@ class Trainer:
         running = RunningMean()
         bar = progress_bar(self.train_loader, epoch, self.config.epochs, self.dist.is_main)
         for batch in bar:
+            if self._reached_max_iters():
+                break
+            lr = self.scheduler.get_last_lr()[0]  # the backbone rate this step uses
             values = self.step(batch)
             if values is not None:
                 running.update(values)
                 bar.set_postfix(short_terms({k: v for k, v in running.means().items()
                                              if k == "total" or k.startswith("loss_")}), refresh=False)
-                self.tensorboard.scalars({**values, "lr": self.scheduler.get_last_lr()[0]},
+                self.tensorboard.scalars({**values, "lr": lr},
                                          self.state.iteration, "train")
-            if self._reached_max_iters():
-                break
         bar.close()
         return running.means()
 
@@ -198,12 +200,14 @@ class Trainer:
             prob = outputs["mask"].float().sigmoid()
             self.evaluator.process(prob, mask)
             if grid is None and self.dist.is_main:
-                grid = validation_grid(batch["image"], batch["mask"], prob, outputs["contour"].float().sigmoid())
+                rows = slice(0, GRID_ROWS)
+                grid = image_grid(batch["image"][rows], batch["mask"][rows], prob[rows],
+                                  contour_probs=outputs["contour"][rows].float().sigmoid())
         self.evaluator.all_reduce()
         metrics = summarize(self.evaluator.compute())
         self.tensorboard.scalars(metrics, self.state.epoch, "val")
         if grid is not None:
-            self.tensorboard.image("val/input|gt|pred|contour", grid, self.state.epoch)
+            self.tensorboard.image("val/input_gt_pred_contour", grid, self.state.epoch)
         if self.dist.is_main:
             tqdm.write(format_table(f"validation after epoch {self.state.epoch}", metrics))
         return metrics

@@ -1,0 +1,92 @@
+"""train.py's command line: --help documents every flag with its default; booleans are real switches."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from utils.engine.args import build_parser, parse_args, parse_gpu_ids
+from utils.errors import UserError
+from utils.losses import CaCLCriterion
+
+ROOT = Path(__file__).resolve().parents[1]
+ISSUE_FLAGS = (
+    "--backbone --out-stride --dataset --workers --base-size --crop-size --sync-bn --freeze-bn --loss-type "
+    "--epochs --start_epoch --batch-size --test-batch-size --lr --lr-scheduler --momentum --weight-decay "
+    "--nesterov --no-cuda --gpu-ids --seed --resume --checkname --ft --eval-interval --no-val "
+    "--lambda-contrast --lambda-pivot --lambda-contour --temperature --contour-width --contour-patches "
+    "--num-anchors --hard-ratio --embed-dim --pretrained --device --amp --channels-last --val-dataset "
+    "--max-iters"
+).split()
+SWITCHES = ("sync_bn", "freeze_bn", "nesterov", "no_cuda", "ft", "no_val", "amp", "channels_last")
+
+
+def test_help_lists_every_flag_with_its_default() -> None:
+    result = subprocess.run([sys.executable, "train.py", "--help"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    for flag in ISSUE_FLAGS:
+        assert flag in result.stdout, flag
+    entries = _help_entries(result.stdout)
+    documented = [action for action in build_parser()._actions if action.help and action.dest != "help"]
+    assert len(documented) >= len(ISSUE_FLAGS)
+    for action in documented:
+        assert "(default:" in entries[action.option_strings[0]], action.option_strings[0]
+
+
+def _help_entries(text: str) -> dict[str, str]:
+    """``--flag`` → its whole (possibly wrapped) entry in the --help text."""
+    entries: dict[str, str] = {}
+    current = None
+    for line in text.splitlines():
+        if line.startswith("  -"):
+            current = line.split()[0].rstrip(",")
+            entries[current] = line
+        elif current is not None and line.startswith("    "):
+            entries[current] += " " + line.strip()
+        else:
+            current = None
+    return entries
+
+
+def test_switches_are_off_by_default_and_on_when_given() -> None:
+    defaults = parse_args([])
+    assert not any(getattr(defaults, name) for name in SWITCHES if name != "ft")
+    given = parse_args(["--sync-bn", "--freeze-bn", "--nesterov", "--no-cuda", "--no-val", "--amp",
+                        "--channels-last", "--resume", "x.pth.tar", "--ft"])
+    assert all(getattr(given, name) for name in SWITCHES)
+    assert parse_args(["--channels-last", "--no-channels-last"]).channels_last is False
+
+
+@pytest.mark.parametrize("flag", ["--sync-bn", "--freeze-bn", "--amp", "--nesterov"])
+def test_a_switch_takes_no_value(flag: str, capsys: pytest.CaptureFixture) -> None:
+    """``--sync-bn False`` must not silently mean True (the ``type=bool`` trap)."""
+    with pytest.raises(SystemExit) as error:
+        parse_args([flag, "False"])
+    assert error.value.code == 2
+    assert "unrecognized arguments: False" in capsys.readouterr().err
+
+
+def test_derived_defaults_and_checks() -> None:
+    args = parse_args(["--backbone", "resnet", "--batch-size", "6"])
+    assert args.checkname == "cacl-resnet" and args.batch_size == 6
+    assert parse_args(["--start-epoch", "3"]).start_epoch == 3
+    assert parse_gpu_ids("0, 2") == [0, 2] and parse_gpu_ids(None) == []
+    with pytest.raises(UserError, match="--gpu-ids"):
+        parse_gpu_ids("0,a")
+    with pytest.raises(UserError, match="--ft needs --resume"):
+        parse_args(["--ft"])
+    with pytest.raises(UserError, match="--epochs"):
+        parse_args(["--epochs", "0"])
+
+
+def test_loss_flags_build_the_criterion_with_the_methods_defaults() -> None:
+    criterion = CaCLCriterion.from_args(parse_args(["--loss-type", "bce"]))
+    reference = CaCLCriterion()
+    assert criterion.weights == reference.weights
+    assert (criterion.temperature, criterion.num_anchors, criterion.contour_patches) == (
+        reference.temperature, reference.num_anchors, reference.contour_patches)
+    assert CaCLCriterion.from_args(parse_args(["--lambda-contrast", "0", "--lambda-pivot", "0"])).needs_embeddings \
+        is False

@@ -1,0 +1,156 @@
+"""train.py end to end on CPU with a tiny setup (MobileNetV2, 64 px synthetic images, 1-2 iterations
+per epoch): run folder layout, checkpoints, exact resume, --ft, the non-finite-loss guard, AMP
+(bfloat16 on CPU), channels-last and the TensorBoard log."""
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import pytest
+import torch
+
+import train
+from modeling import build_model
+from utils.checkpoint import load_checkpoint, load_model_weights
+from utils.engine.trainer import AMPTrainer, TrainingDiverged
+
+TINY = ["--backbone", "mobilenet", "--crop-size", "64", "--base-size", "64", "--synthetic-size", "2",
+        "--batch-size", "2", "--val-fraction", "0.5", "--workers", "0", "--warmup-iters", "1",
+        "--num-anchors", "64"]
+
+
+def _run(tmp_path: Path, *extra: str, checkname: str = "tiny") -> Path:
+    """Run train.main with the tiny setup; returns the run folder it created."""
+    before = set((tmp_path / "synthetic" / checkname).glob("experiment_*"))
+    train.main([*TINY, "--run-dir", str(tmp_path), "--checkname", checkname, *extra])
+    (run_dir,) = set((tmp_path / "synthetic" / checkname).glob("experiment_*")) - before
+    return run_dir
+
+
+def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(run_dir / "checkpoint.pth.tar")["state_dict"]
+
+
+def test_run_folder_layout_and_checkpoint_contents(tmp_path: Path) -> None:
+    run_dir = _run(tmp_path, "--epochs", "1")
+    assert run_dir.name == "experiment_0"
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"checkpoint.pth.tar", "model_best.pth.tar", "args.json", "train_list.txt", "val_list.txt"} <= names
+    args = json.loads((run_dir / "args.json").read_text())
+    assert args["backbone"] == "mobilenet" and args["crop_size"] == 64
+    state = load_checkpoint(run_dir / "checkpoint.pth.tar")  # weights_only=True inside
+    assert {"optimizer", "scheduler", "scaler", "epoch", "iteration", "best_metric", "rng", "args"} <= set(state)
+    assert (state["epoch"], state["iteration"], state["scaler"]) == (1, 1, None)
+    assert state["model_config"] == {"backbone": "mobilenet", "output_stride": 16, "embed_dim": 128,
+                                     "with_projection": True}
+    model = build_model(**{**state["model_config"], "with_projection": False})  # what test.py does
+    load_model_weights(model, state, run_dir / "checkpoint.pth.tar")
+    assert _run(tmp_path, "--epochs", "1").name == "experiment_1"
+
+
+def test_resume_after_an_epoch_ends_like_an_uninterrupted_run(tmp_path: Path) -> None:
+    uninterrupted = _run(tmp_path, "--epochs", "2", checkname="full")
+    stopped = _run(tmp_path, "--epochs", "2", "--max-iters", "1", checkname="part")
+    assert load_checkpoint(stopped / "checkpoint.pth.tar")["epoch"] == 1
+    resumed = _run(tmp_path, "--epochs", "2", "--resume", str(stopped / "checkpoint.pth.tar"), checkname="part")
+    expected, actual = _weights(uninterrupted), _weights(resumed)
+    assert not all(torch.equal(expected[k], _weights(stopped)[k]) for k in expected), "epoch 2 changed nothing"
+    for key in expected:
+        torch.testing.assert_close(actual[key], expected[key], atol=1e-6, rtol=0, msg=key)
+    full_state, resumed_state = (load_checkpoint(p / "checkpoint.pth.tar") for p in (uninterrupted, resumed))
+    assert resumed_state["iteration"] == full_state["iteration"] == 2
+    assert resumed_state["last_metrics"] == pytest.approx(full_state["last_metrics"], abs=1e-6, nan_ok=True)
+
+
+def test_ft_loads_weights_only(tmp_path: Path) -> None:
+    source = _run(tmp_path, "--epochs", "1", checkname="source")
+    tuned = _run(tmp_path, "--epochs", "3", "--max-iters", "0", "--resume", str(source / "checkpoint.pth.tar"),
+                 "--ft", checkname="tuned")
+    state = load_checkpoint(tuned / "checkpoint.pth.tar")
+    assert (state["epoch"], state["iteration"]) == (1, 0)  # a fresh run, not a continuation
+    source_weights = _weights(source)
+    assert all(torch.equal(state["state_dict"][k], source_weights[k]) for k in source_weights)
+
+
+class _NaNOnCalls:
+    """Wraps the criterion and makes the total loss NaN on the given (1-based) calls."""
+
+    def __init__(self, criterion, calls: set[int]) -> None:
+        self.criterion, self.calls, self.count = criterion, calls, 0
+        self.needs_embeddings = criterion.needs_embeddings
+
+    def __call__(self, outputs, mask):
+        losses = self.criterion(outputs, mask)
+        self.count += 1
+        if self.count in self.calls:
+            losses["total"] = losses["total"] * float("nan")
+        return losses
+
+
+def _inject_nan(monkeypatch: pytest.MonkeyPatch, calls: set[int]) -> None:
+    build = train.CaCLCriterion.from_args
+    monkeypatch.setattr(train.CaCLCriterion, "from_args", lambda args: _NaNOnCalls(build(args), calls))
+
+
+def _finite(state_dict: dict[str, torch.Tensor]) -> bool:
+    return all(bool(torch.isfinite(v).all()) for v in state_dict.values() if v.is_floating_point())
+
+
+def test_a_non_finite_loss_skips_the_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _inject_nan(monkeypatch, {2})
+    run_dir = _run(tmp_path, "--epochs", "3", "--no-val")
+    state = load_checkpoint(run_dir / "checkpoint.pth.tar")
+    assert (state["nonfinite"], state["iteration"]) == (1, 3)
+    assert _finite(state["state_dict"])
+
+
+def test_repeated_non_finite_losses_stop_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _inject_nan(monkeypatch, {1, 2, 3})
+    with pytest.raises(TrainingDiverged, match="3 steps had a non-finite loss"):
+        _run(tmp_path, "--epochs", "5", "--max-nonfinite", "3", "--no-val")
+    (checkpoint,) = tmp_path.rglob("checkpoint.pth.tar")  # from epoch 2, before the third NaN
+    state = load_checkpoint(checkpoint)
+    assert (state["epoch"], state["nonfinite"]) == (2, 2) and _finite(state["state_dict"])
+
+
+def test_non_finite_weights_are_never_saved(tmp_path: Path) -> None:
+    """An absurd learning rate overflows the weights in the first step: the run stops before saving."""
+    with pytest.raises(TrainingDiverged, match="non-finite"):
+        _run(tmp_path, "--epochs", "2", "--optimizer", "sgd", "--lr", "1e38", "--no-val")
+    assert not list(tmp_path.rglob("*.pth.tar"))
+
+
+def test_amp_uses_bfloat16_on_cpu_and_channels_last_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = []
+    build = train.build_trainer
+    monkeypatch.setattr(train, "build_trainer", lambda *a: seen.append(build(*a)) or seen[-1])
+    run_dir = _run(tmp_path, "--epochs", "1", "--amp", "--channels-last", "--no-val")
+    trainer = seen[0]
+    assert isinstance(trainer, AMPTrainer) and trainer.dtype == torch.bfloat16
+    assert not trainer.scaler.is_enabled()
+    assert trainer.module.backbone.features[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert load_checkpoint(run_dir / "checkpoint.pth.tar")["scaler"] is None
+
+
+def _event_tags(folder: Path) -> set[str]:
+    """Scalar and image tags in a TensorBoard event file (TFRecord framing, Event protos)."""
+    from tensorboardX.proto.event_pb2 import Event
+
+    tags = set()
+    for path in folder.glob("events.out.tfevents.*"):
+        data = path.read_bytes()
+        offset = 0
+        while offset < len(data):
+            (length,) = struct.unpack("<Q", data[offset:offset + 8])
+            event = Event.FromString(data[offset + 12:offset + 12 + length])
+            offset += 12 + length + 4
+            tags.update(value.tag for value in event.summary.value)
+    return tags
+
+
+def test_tensorboard_logs_every_term_lr_metrics_and_the_grid(tmp_path: Path) -> None:
+    tags = _event_tags(_run(tmp_path, "--epochs", "1"))
+    for term in ("total", "loss_mask", "loss_contour", "loss_contrast", "loss_pivot", "lr"):
+        assert f"train/{term}" in tags
+    assert {"val/f1", "val/auc", "val/iou", "val/input_gt_pred_contour"} <= tags
