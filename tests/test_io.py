@@ -74,6 +74,7 @@ def test_truncated_jpeg_names_the_file(tmp_path):
         verify_readable(path)
 
 
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
 def test_unreadable_tiff_and_missing_file(tmp_path):
     bad = tmp_path / "bad.tif"
     bad.write_bytes(b"II*\x00garbage that is not a TIFF directory")
