@@ -144,3 +144,26 @@ def _initial_weights() -> dict[str, torch.Tensor]:
 
     torch.manual_seed(0)
     return freeze_bn(build_model("mobilenet", 16, with_projection=False)).state_dict()
+
+
+def test_torchrun_two_cpu_processes_train_save_once_and_validate_each_image_once(tmp_path: Path) -> None:
+    """train.py under torchrun (gloo): rank 0 alone writes the run folder; validation covers the odd-sized
+    validation set exactly once across the two ranks (no padding duplicates)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py",
+               "--device", "cpu", "--crop-size", "64", "--base-size", "64", "--synthetic-size", "4",
+               "--val-fraction", "0.75", "--batch-size", "2", "--workers", "0", "--epochs", "1",
+               "--num-anchors", "64", "--run-dir", str(tmp_path)]
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = (tmp_path / "synthetic" / "cacl-mobilenet").iterdir()
+    from utils.checkpoint import load_checkpoint
+
+    state = load_checkpoint(run_dir / "checkpoint.pth.tar")
+    assert state["last_metrics"]["images"] == 3
+    assert len(state["rng"]) == 2 and not torch.equal(state["rng"][0]["torch"], state["rng"][1]["torch"])
+    assert result.stdout.count("training summary") == 1

@@ -204,7 +204,8 @@ class Trainer:
                 grid = image_grid(batch["image"][rows], batch["mask"][rows], prob[rows],
                                   contour_probs=outputs["contour"][rows].float().sigmoid())
         self.evaluator.all_reduce()
-        metrics = summarize(self.evaluator.compute())
+        results = self.evaluator.compute()
+        metrics = {**summarize(results), "images": int(results["count/images"])}  # all ranks together
         self.tensorboard.scalars(metrics, self.state.epoch, "val")
         if grid is not None:
             self.tensorboard.image("val/input_gt_pred_contour", grid, self.state.epoch)
