@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Callable
 
 import torch
+from PIL import Image
 
 from dataloaders import add_data_args
 from utils.errors import UserError, run_cli
@@ -27,8 +29,10 @@ from utils.robustness import parse_perturbations
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """All flags: inputs and model, inference, metrics, outputs, plus the shared data flags."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--in-path", required=True, help="image, folder, glob, list/JSON file or dataset name")
-    parser.add_argument("--gt-path", default=None, help="mask file (one image) or mask folder (matched by stem)")
+    parser.add_argument("--in-path", required=True,
+                        help="image, folder, glob, list/JSON file or dataset name")
+    parser.add_argument("--gt-path", default=None,
+                        help="mask file (one image) or mask folder (matched by stem)")
     parser.add_argument("--split", default="test", help="split of a dataset name (train/val/test)")
     parser.add_argument("--ckpt", required=True, help="checkpoint written by train.py")
     parser.add_argument("--out-dir", default="test_output", help="tables, metrics.json, CSV, plots")
@@ -36,7 +40,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--amp", action="store_true", help="mixed precision (fp16 on CUDA, bf16 on CPU)")
     parser.add_argument("--resize", type=int, default=0, help="run at RESIZE² and resize back (0 = native)")
-    parser.add_argument("--tile", type=int, default=1024, help="native resolution: tile images larger than this")
+    parser.add_argument("--tile", type=int, default=1024,
+                        help="native resolution: tile images larger than this")
     parser.add_argument("--threshold", type=float, default=0.5, help="fixed decision threshold")
     parser.add_argument("--bins", type=int, default=10000, help="histogram bins of the streaming dataset AUC")
     parser.add_argument("--image-score", choices=("max", "topk"), default="max", help="image-level score")
@@ -47,8 +52,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def evaluate(model: torch.nn.Module, source: EvalSource, args: argparse.Namespace, perturb=None,
-             save_dir: Path | None = None, desc: str = "test") -> PixelEvaluator | None:
+def evaluate(model: torch.nn.Module, source: EvalSource, args: argparse.Namespace,
+             perturb: Callable[[Image.Image], Image.Image] | None = None, save_dir: Path | None = None,
+             desc: str = "test") -> PixelEvaluator | None:
     """One pass over ``source``; returns the filled evaluator (None without ground truth)."""
     evaluator = PixelEvaluator(args.threshold, args.bins, args.image_score, args.top_percent,
                                include_authentic=False, inverse=args.inverse_f1) if source.has_gt else None

@@ -23,6 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
 from modeling import build_model  # noqa: E402
+from modeling.backbone import BACKBONES  # noqa: E402
 from utils.inference import predict_batch  # noqa: E402
 
 
@@ -65,7 +66,7 @@ def measure_large(backbone: str, device: str, size: str, tile: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backbones", nargs="+", default=["mobilenet", "resnet", "resnet101", "drn", "xception"])
+    parser.add_argument("--backbones", nargs="+", default=BACKBONES.names())
     parser.add_argument("--images", type=int, default=4)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--large", default="4000x3000", help="WIDTHxHEIGHT of the memory test")
@@ -73,7 +74,8 @@ def main() -> None:
     parser.add_argument("--tile", type=int, default=1024)
     args = parser.parse_args()
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
-    print(f"torch {torch.__version__}, CPU threads {torch.get_num_threads()}, devices {[str(d) for d in devices]}")
+    names = [str(d) for d in devices]
+    print(f"torch {torch.__version__}, CPU threads {torch.get_num_threads()}, devices {names}")
     print("| backbone | device | amp | images/s at {0}² |".format(args.size))
     print("|---|---|---|---|")
     for backbone in args.backbones:

@@ -27,7 +27,8 @@ def overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.45, contour_wi
 
 def save_prediction(prob: np.ndarray, image: np.ndarray, threshold: float, out_dir: str | Path,
                     stem: str) -> None:
-    """Write ``<stem>_prob.png`` (16-bit probability), ``<stem>_mask.png`` (0/255) and ``<stem>_overlay.png``."""
+    """Write ``<stem>_prob.png`` (16-bit probability × 65535), ``<stem>_mask.png`` (0/255) and
+    ``<stem>_overlay.png`` under ``out_dir``."""
     out_dir = Path(out_dir)
     (out_dir / stem).parent.mkdir(parents=True, exist_ok=True)
     prob16 = np.rint(np.clip(prob, 0, 1) * 65535).astype(np.uint16)
@@ -51,6 +52,7 @@ def image_grid(images: torch.Tensor, masks: torch.Tensor, probs: torch.Tensor, t
     """
     pred = (probs >= threshold).float()
     contour = contour_probs if contour_probs is not None else contour_band(pred, contour_width)
-    columns = [denormalize(images.float())] + [t.float().expand(-1, 3, -1, -1) for t in (masks, pred, contour)]
+    grey = [t.float().expand(-1, 3, -1, -1) for t in (masks, pred, contour)]
+    columns = [denormalize(images.float())] + grey
     rows = torch.cat([c.detach().cpu() for c in columns], dim=3)
     return torch.cat(list(rows), dim=1).clamp(0, 1)

@@ -76,7 +76,8 @@ class EvalDataset(Dataset):
             return f"synthetic_{index:06d}_{sample.kind}", Image.fromarray(sample.image), sample.mask
         record = self.source.records[index]
         image = read_image(record.image)
-        name = str(Path(record.image).relative_to(self.source.root)) if self.source.root else Path(record.image).name
+        root = self.source.root
+        name = str(Path(record.image).relative_to(root)) if root else Path(record.image).name
         if not self.source.has_gt:
             return name, image, None
         mask = load_mask(record)
@@ -104,12 +105,12 @@ def _pair_with_masks(images: list[Path], gt_path: str | None) -> EvalSource:
     if not gt_dir.is_dir():
         raise UserError(f"{gt_dir}: --gt-path must be a mask folder when --in-path holds several images")
     masks = {p.stem: p for p in list_images(gt_dir)}
-    records = [Record(str(p), next((str(masks[p.stem + s]) for s in MASK_SUFFIXES if p.stem + s in masks), ""))
-               for p in images]
+    found = [next((str(masks[p.stem + s]) for s in MASK_SUFFIXES if p.stem + s in masks), "") for p in images]
+    records = [Record(str(p), mask) for p, mask in zip(images, found)]
     missing = [r.image for r in records if not r.mask]
     if missing:
-        raise DataError(f"{gt_dir}: {len(images)} image(s) but {len(images) - len(missing)} matching mask(s); "
-                        f"no mask for {_listed(missing)}")
+        raise DataError(f"{gt_dir}: {len(images)} image(s) but {len(images) - len(missing)} matching "
+                        f"mask(s); no mask for {_listed(missing)}")
     return EvalSource(records, has_gt=True)
 
 
@@ -118,7 +119,8 @@ def _from_folder(folder: Path, gt_path: str | None) -> EvalSource:
         records = list_folder(str(folder))
         unmatched = [str(p) for p in list_images(folder / "Tp") if str(p) not in {r.image for r in records}]
         if unmatched:
-            raise DataError(f"{folder}: {len(unmatched)} image(s) in Tp/ have no mask in Gt/: {_listed(unmatched)}")
+            raise DataError(f"{folder}: {len(unmatched)} image(s) in Tp/ have no mask in Gt/: "
+                            f"{_listed(unmatched)}")
         return EvalSource(records, has_gt=True, root=str(folder))
     images = list_images(folder)
     if not images:
@@ -137,7 +139,7 @@ def _from_dataset(name: str, args: argparse.Namespace) -> EvalSource:
 
 
 def resolve_inputs(args: argparse.Namespace) -> EvalSource:
-    """Resolve ``args.in_path`` (+ ``gt_path``, ``split``) into an :class:`EvalSource`, or a one-line error."""
+    """Resolve ``args.in_path`` (+ ``gt_path``, ``split``) into an :class:`EvalSource` or a one-line error."""
     path, gt = Path(args.in_path), args.gt_path
     if path.is_dir():
         source = _from_folder(path, gt)
@@ -146,7 +148,7 @@ def resolve_inputs(args: argparse.Namespace) -> EvalSource:
     elif path.is_file():
         source = EvalSource([Record(str(path), gt)], has_gt=bool(gt))
     elif glob.has_magic(args.in_path):
-        matches = sorted(Path(p) for p in glob.glob(args.in_path) if Path(p).suffix.lower() in IMAGE_EXTENSIONS)
+        matches = sorted(p for p in map(Path, glob.glob(args.in_path)) if p.suffix.lower() in IMAGE_EXTENSIONS)
         if not matches:
             raise UserError(f"{args.in_path}: the pattern matches no image")
         source = _pair_with_masks(matches, gt)
@@ -155,5 +157,6 @@ def resolve_inputs(args: argparse.Namespace) -> EvalSource:
     else:
         raise UserError(f"{args.in_path}: no such file, folder or glob match, and not a dataset "
                         f"(datasets: {', '.join(DATASETS.names())})")
-    source.records = audit_records(source.records, args.mask_mismatch, args.skip_bad)  # header reads: fail early
+    # header reads only: a missing/unreadable file or a mask of the wrong size fails before the model runs
+    source.records = audit_records(source.records, args.mask_mismatch, args.skip_bad)
     return source

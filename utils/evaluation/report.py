@@ -14,9 +14,8 @@ import torch
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
-from utils.metrics.functional import scores_from_counts
+from utils.metrics.functional import SCORE_NAMES, scores_from_counts
 
-METRICS = ("f1", "precision", "recall", "iou", "mcc")
 PROTOCOLS = (("fixed", "per_image"), ("fixed", "dataset"), ("best", "per_image"), ("best", "dataset"))
 ROBUST_COLUMNS = ("f1@fixed/per_image", "iou@fixed/per_image", "auc/per_image", "f1@fixed/dataset",
                   "auc/dataset", "f1_trivial/per_image")
@@ -36,12 +35,13 @@ def _header(results: dict[str, float]) -> list[str]:
 def format_table(results: dict[str, float]) -> str:
     """Rows: metrics; columns: threshold protocol × averaging; then AUC, detection and counts."""
     rows = [["metric", *_header(results)]]
-    for metric in METRICS:
+    for metric in SCORE_NAMES:
         rows.append([metric] + [fmt(results[f"{metric}@{t}/{r}"]) for t, r in PROTOCOLS])
     rows.append(["f1 trivial (all tampered)", fmt(results["f1_trivial/per_image"]),
                  fmt(results["f1_trivial/dataset"]), "", ""])
     if "f1_inverse@fixed/per_image" in results:
-        rows.append(["f1 inverse (max with complement)", fmt(results["f1_inverse@fixed/per_image"]), "", "", ""])
+        inverse = fmt(results["f1_inverse@fixed/per_image"])
+        rows.append(["f1 inverse (max with complement)", inverse, "", "", ""])
     rows.append(["pixel AUC", fmt(results["auc/per_image"]),
                  f"{fmt(results['auc/dataset'])} (±{fmt(results['auc/dataset_max_error'])})", "", ""])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -97,6 +97,7 @@ def robust_table(rows: Sequence[tuple[str, dict[str, float]]], path: Path) -> st
         writer = csv.writer(handle)
         writer.writerow(["perturbation", *ROBUST_COLUMNS])
         writer.writerows([label, *(results[c] for c in ROBUST_COLUMNS)] for label, results in rows)
-    table = [["perturbation", *ROBUST_COLUMNS]] + [[label, *(fmt(r[c]) for c in ROBUST_COLUMNS)] for label, r in rows]
+    table = [["perturbation", *ROBUST_COLUMNS]]
+    table += [[label, *(fmt(r[c]) for c in ROBUST_COLUMNS)] for label, r in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table)

@@ -59,7 +59,8 @@ def run_pass(model: torch.nn.Module, dataset: EvalDataset, args: argparse.Namesp
     stats = RunStats()
     with tqdm(total=len(dataset), desc=desc, unit="img", dynamic_ncols=True) as progress:
         for samples in same_size_batches(loader, args.batch_size, stats):
-            probs = predict_batch(model, _to_input(samples, device), args.resize or None, args.tile, amp=args.amp)
+            images = _to_input(samples, device)
+            probs = predict_batch(model, images, args.resize or None, args.tile, amp=args.amp)
             if evaluator is not None:
                 masks = torch.from_numpy(np.stack([s["mask"] for s in samples]))
                 evaluator.process(probs, masks, names=[s["name"] for s in samples])

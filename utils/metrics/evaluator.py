@@ -91,7 +91,8 @@ class PixelEvaluator:
         return {"name": list(self._names), **{c: rows[:, i].tolist() for i, c in enumerate(ROW_COLUMNS)}}
 
     def compute(self) -> dict[str, float]:
-        """Every metric, keyed ``<metric>@<fixed|best>/<per_image|dataset>`` (see docs/sections/evaluation.md)."""
+        """Every metric, keyed ``<metric>@<fixed|best>/<per_image|dataset>`` etc. (see
+        :mod:`utils.metrics.protocols` and docs/sections/evaluation.md)."""
         return compute_results(self._stacked_rows(), self._hist, self.threshold, self.include_authentic,
                                self.inverse)
 

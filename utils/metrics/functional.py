@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 COUNT_NAMES = ("tp", "fp", "fn", "tn")
-SCORE_NAMES = ("f1", "precision", "recall", "iou", "mcc")
+SCORE_NAMES = ("f1", "precision", "recall", "iou", "mcc")  # the keys of scores_from_counts
 
 
 def confusion_counts(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
@@ -106,7 +106,9 @@ def image_scores(prob: torch.Tensor, valid: torch.Tensor, mode: str = "max", top
 
 
 def histogram(prob: torch.Tensor, gt: torch.Tensor, bins: int) -> torch.Tensor:
-    """(2, bins) int64 counts of 1-D scores per class (row 0 authentic, row 1 tampered); bin ``floor(p*bins)``."""
+    """(2, bins) int64 counts of 1-D scores per class (row 0 authentic, row 1 tampered).
+
+    A score ``p`` falls in bin ``floor(p * bins)`` (1.0 in the last bin)."""
     index = torch.clamp((prob.double() * bins).long(), 0, bins - 1) + bins * gt.long()
     return torch.bincount(index, minlength=2 * bins).view(2, bins)
 

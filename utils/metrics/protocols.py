@@ -18,7 +18,6 @@ import torch
 
 from utils.metrics.functional import (
     COUNT_NAMES,
-    SCORE_NAMES,
     histogram_auc,
     histogram_best,
     ranking_stats,
@@ -117,7 +116,7 @@ def _counts(rows: torch.Tensor, tampered: torch.Tensor) -> dict[str, float]:
 
 
 def pooled_histogram(hist: torch.Tensor, include_authentic: bool) -> torch.Tensor:
-    """(2, bins) class histogram of the dataset-level pixels: tampered images, plus authentic ones if asked."""
+    """(2, bins) class histogram of the dataset-level pixels: tampered images (+ authentic ones if asked)."""
     pooled = hist[:2].clone()
     if include_authentic:
         pooled[0] += hist[2]
