@@ -1,0 +1,89 @@
+"""Samples/s of one full training step (forward, CaCL loss, backward, SGD update) per backbone.
+
+    python benchmarks/bench_train.py [--size 512] [--batch-size 4] [--repeats 3] [--warmup 1]
+                                     [--backbones resnet mobilenet ...] [--device cpu|cuda] [--amp]
+
+The step is :meth:`utils.engine.trainer.Trainer.step` on a fixed random batch (no data loading), with the
+method's default loss (all four terms), contiguous (NCHW) and channels-last memory formats. Warm-up
+steps are not timed.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from modeling import build_model  # noqa: E402
+from modeling.backbone import BACKBONES  # noqa: E402
+from modeling.utils import param_groups  # noqa: E402
+from utils.engine.optim import WarmupLR, build_optimizer  # noqa: E402
+from utils.engine.trainer import AMPTrainer, Trainer, TrainerConfig  # noqa: E402
+from utils.losses import CaCLCriterion  # noqa: E402
+
+
+def make_trainer(backbone: str, device: torch.device, channels_last: bool, amp: bool) -> Trainer:
+    """A Trainer for ``backbone`` with the method's loss and optimiser, ready to ``step``."""
+    torch.manual_seed(0)
+    model = build_model(backbone, 16).to(device, memory_format=torch.channels_last if channels_last
+                                         else torch.contiguous_format)
+    optimizer = build_optimizer(param_groups(model, 0.007), "sgd", 0.007, momentum=0.9)
+    scheduler = WarmupLR(optimizer, "poly", 0.007, total_iters=1000)
+    trainer_class = AMPTrainer if amp else Trainer
+    return trainer_class(model, CaCLCriterion(), optimizer, scheduler, [], TrainerConfig(epochs=1,
+                         channels_last=channels_last), device)
+
+
+def samples_per_second(trainer: Trainer, batch: dict[str, torch.Tensor], warmup: int, repeats: int) -> float:
+    """Training samples per second over ``repeats`` timed steps."""
+    trainer.model.train()
+    for _ in range(warmup):
+        trainer.step(batch)
+    if trainer.device.type == "cuda":
+        torch.cuda.synchronize(trainer.device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        trainer.step(batch)
+    if trainer.device.type == "cuda":
+        torch.cuda.synchronize(trainer.device)
+    return repeats * len(batch["image"]) / (time.perf_counter() - start)
+
+
+def random_batch(size: int, batch_size: int) -> dict[str, torch.Tensor]:
+    """Images and masks with one tampered rectangle each (so every loss term is active)."""
+    generator = torch.Generator().manual_seed(0)
+    mask = torch.zeros(batch_size, 1, size, size)
+    mask[:, :, size // 4: size // 2, size // 3: 2 * size // 3] = 1
+    return {"image": torch.randn(batch_size, 3, size, size, generator=generator), "mask": mask}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--backbones", nargs="+", default=BACKBONES.names(), choices=BACKBONES.names(),
+                        help="backbones to time")
+    parser.add_argument("--size", type=int, default=512, help="square input side")
+    parser.add_argument("--batch-size", type=int, default=4, help="samples per step")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    parser.add_argument("--repeats", type=int, default=3, help="timed steps")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="device")
+    parser.add_argument("--amp", action="store_true", help="mixed precision (AMPTrainer)")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    batch = random_batch(args.size, args.batch_size)
+    print(f"device {device}, {torch.get_num_threads()} threads, {args.size}px, batch {args.batch_size}, "
+          f"amp {args.amp}, {args.repeats} timed steps")
+    print("| backbone | NCHW samples/s | channels-last samples/s |")
+    print("|---|---|---|")
+    for backbone in args.backbones:
+        rates = [samples_per_second(make_trainer(backbone, device, channels_last, args.amp), batch,
+                                    args.warmup, args.repeats) for channels_last in (False, True)]
+        print(f"| {backbone} | {rates[0]:.2f} | {rates[1]:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
