@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +49,14 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint file (corrupt, truncated or another format)")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises many types for corrupt/foreign files
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({first_line[:200]})") from None
+        reason = "it holds objects other than tensors and plain types" if "Weights only" in str(error) \
+            else type(error).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint file ({reason})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a CaCL-Net checkpoint (no '{CHECKPOINT_FORMAT}' format tag)")
     for key in ("model_config", "state_dict"):

@@ -1,0 +1,86 @@
+"""The checkpoint format: atomic saves, weights-only loading, clear errors for foreign files."""
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import torch
+
+from utils.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, load_model_weights, save_checkpoint
+from utils.errors import CheckpointError
+
+
+def _state(model: torch.nn.Module) -> dict:
+    return {"model_config": {"hidden": 3}, "state_dict": model.state_dict(), "epoch": 2}
+
+
+def test_round_trip_keeps_tensors_and_tags_format(tmp_path):
+    model = torch.nn.Linear(3, 2)
+    save_checkpoint(_state(model), tmp_path / "ck.pth.tar")
+    state = load_checkpoint(tmp_path / "ck.pth.tar")
+    assert state["format"] == CHECKPOINT_FORMAT and state["epoch"] == 2
+    assert torch.equal(state["state_dict"]["weight"], model.weight)
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.pth.tar"]
+
+
+def test_failed_save_keeps_previous_file_and_leaves_no_temp(tmp_path, monkeypatch):
+    path = tmp_path / "ck.pth.tar"
+    save_checkpoint(_state(torch.nn.Linear(3, 2)), path)
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(_state(torch.nn.Linear(3, 2)), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.pth.tar"]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"not a zip", "not a PyTorch checkpoint file"),
+        (None, "not found"),
+    ],
+)
+def test_bad_files_are_one_line_errors(tmp_path, content, message):
+    path = tmp_path / "bad.pth"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=message) as info:
+        load_checkpoint(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_pickled_objects_are_refused_by_weights_only_loading(tmp_path):
+    path = tmp_path / "pickled.pth"
+    torch.save({"args": argparse.Namespace(lr=1.0)}, path)
+    with pytest.raises(CheckpointError, match="other than tensors"):
+        load_checkpoint(path)
+
+
+def test_foreign_state_dict_is_refused(tmp_path):
+    path = tmp_path / "foreign.pth"
+    torch.save(torch.nn.Linear(3, 2).state_dict(), path)
+    with pytest.raises(CheckpointError, match="not a CaCL-Net checkpoint"):
+        load_checkpoint(path)
+
+
+def test_weights_of_another_architecture_name_the_mismatch(tmp_path):
+    save_checkpoint(_state(torch.nn.Linear(3, 2)), tmp_path / "ck.pth")
+    state = load_checkpoint(tmp_path / "ck.pth")
+    with pytest.raises(CheckpointError, match="wrong shape"):
+        load_model_weights(torch.nn.Linear(4, 2), state, tmp_path / "ck.pth")
+
+
+def test_ddp_prefix_and_training_only_heads_are_handled(tmp_path):
+    source = torch.nn.Sequential()
+    source.add_module("body", torch.nn.Linear(3, 2))
+    source.add_module("projection_t", torch.nn.Linear(2, 2))
+    weights = {f"module.{k}": v for k, v in source.state_dict().items()}
+    target = torch.nn.Sequential()
+    target.add_module("body", torch.nn.Linear(3, 2))
+    load_model_weights(target, {"state_dict": weights}, "ck.pth")
+    assert torch.equal(target.body.weight, source.body.weight)
