@@ -54,7 +54,9 @@ def _help_entries(text: str) -> dict[str, str]:
 
 def test_switches_are_off_by_default_and_on_when_given() -> None:
     defaults = parse_args([])
-    assert not any(getattr(defaults, name) for name in SWITCHES if name != "ft")
+    assert not any(getattr(defaults, name) for name in SWITCHES if name not in ("ft", "amp", "channels_last"))
+    assert defaults.amp and defaults.channels_last  # the fast CPU default; --no-amp/--no-channels-last
+    assert not any(vars(parse_args(["--no-amp", "--no-channels-last"]))[k] for k in ("amp", "channels_last"))
     given = parse_args(["--sync-bn", "--freeze-bn", "--nesterov", "--no-cuda", "--no-val", "--amp",
                         "--channels-last", "--resume", "x.pth.tar", "--ft"])
     assert all(getattr(given, name) for name in SWITCHES)

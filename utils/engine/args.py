@@ -65,11 +65,11 @@ def _add_loss_args(parser: argparse.ArgumentParser) -> None:
 
 def _add_optim_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("optimisation")
-    group.add_argument("--epochs", type=int, default=6, help="number of training epochs")
+    group.add_argument("--epochs", type=int, default=4, help="number of training epochs")
     group.add_argument("--start_epoch", "--start-epoch", type=int, default=0,
                        help="first epoch when not resuming (the schedule starts there too)")
     group.add_argument("--optimizer", default="adamw", choices=OPTIMIZERS, help="optimiser")
-    group.add_argument("--lr", type=float, default=1e-3, help="backbone learning rate (heads: 10x)")
+    group.add_argument("--lr", type=float, default=5e-4, help="backbone learning rate (heads: 10x)")
     group.add_argument("--lr-scheduler", default="poly", choices=SCHEDULES, help="learning-rate decay")
     group.add_argument("--lr-step", type=int, default=None,
                        help="epochs between x0.1 decays of the step schedule (default: a third of --epochs)")
@@ -88,9 +88,10 @@ def _add_runtime_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (auto: CUDA when available)")
     group.add_argument("--no-cuda", action="store_true", help="never use CUDA")
     group.add_argument("--gpu-ids", default=None, help="comma-separated GPU ids; several relaunch via torchrun")
-    group.add_argument("--amp", action="store_true",
-                       help="mixed precision: float16 + GradScaler on CUDA, bfloat16 on CPU")
-    group.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=False,
+    group.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
+                       help="mixed precision: float16 + GradScaler on CUDA, bfloat16 autocast on CPU "
+                            "(about 1.8x faster on a CPU with AVX512-BF16)")
+    group.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
                        help="channels-last memory format for the model and the images")
     group.add_argument("--seed", type=int, default=1, help="random seed")
 
