@@ -63,7 +63,8 @@ def test_gradients_reach_every_parameter(model, images) -> None:
 
 
 def test_aspp_rates_follow_the_output_stride(model) -> None:
-    rates = [m.dilation[0] for m in model.aspp.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
+    convs = [m for m in model.aspp.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
+    rates = [conv.dilation[0] for conv in convs]
     assert rates == ([6, 12, 18] if model.config["output_stride"] == 16 else [12, 24, 36])
     assert model.aspp.branches[0][0].in_channels == model.backbone.high_level_channels
 
