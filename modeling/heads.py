@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from modeling.init import init_weights
+from modeling.init import init_prediction, init_weights
 from modeling.layers import conv_bn_relu
 
 CONTOUR_HIDDEN = 64
@@ -15,7 +15,7 @@ class MaskHead(nn.Conv2d):
 
     def __init__(self, in_channels: int = 256) -> None:
         super().__init__(in_channels, 1, 1)
-        init_weights(self)
+        init_prediction(self)
 
 
 class ContourHead(nn.Sequential):
@@ -24,6 +24,7 @@ class ContourHead(nn.Sequential):
     def __init__(self, in_channels: int = 256, hidden: int = CONTOUR_HIDDEN) -> None:
         super().__init__(conv_bn_relu(in_channels, hidden, 3), nn.Conv2d(hidden, 1, 1))
         init_weights(self)
+        init_prediction(self[-1])
 
 
 class ProjectionHead(nn.Module):
