@@ -11,7 +11,8 @@ import torch
 from sklearn import metrics as skm
 
 from utils.metrics import PixelEvaluator, summarize
-from utils.metrics.functional import histogram, histogram_auc, ranking_stats
+from utils.metrics.functional import histogram_auc
+from utils.metrics.ranking import Buffers, histogram, ranking_stats, score_keys, sort_pixels, sorted_ranking
 
 TOL = 1e-6
 
@@ -67,6 +68,86 @@ def test_best_threshold_counts_are_those_of_the_threshold():
     tn, fp, fn, tp = skm.confusion_matrix(gt.numpy(), pred).ravel()
     assert counts.tolist() == [tp, fp, fn, tn]
     assert float(auc) == pytest.approx(skm.roc_auc_score(gt.numpy(), prob.numpy()), abs=TOL)
+
+
+@pytest.mark.parametrize("levels", [3, 10, 1000])
+def test_best_threshold_with_mixed_ties_matches_every_sklearn_threshold(levels):
+    """Quantised scores put both classes in the same score groups; the best split must be a real threshold."""
+    g = torch.Generator().manual_seed(levels)
+    for _ in range(5):
+        gt = torch.rand(300, generator=g) < 0.3
+        prob = torch.round((0.3 * gt + 0.7 * torch.rand(300, generator=g)) * levels) / levels
+        auc, counts, thr = ranking_stats(prob, gt)
+        prec, rec, thresholds = skm.precision_recall_curve(gt.numpy(), prob.numpy())
+        f1 = [skm.f1_score(gt.numpy(), prob.numpy() >= t) for t in thresholds]
+        tn, fp, fn, tp = skm.confusion_matrix(gt.numpy(), (prob >= thr).numpy()).ravel()
+        assert counts.tolist() == [tp, fp, fn, tn]
+        assert float(thr) in thresholds.tolist()
+        assert 2 * tp / (2 * tp + fp + fn) == pytest.approx(max(f1), abs=1e-12)
+        assert float(thr) == thresholds[int(np.argmax(f1))]  # lowest threshold among equal F1
+        assert float(auc) == pytest.approx(skm.roc_auc_score(gt.numpy(), prob.numpy()), abs=1e-12)
+
+
+@pytest.mark.parametrize("max_elements", [0, 2**22])
+def test_scratch_buffers_do_not_change_results(max_elements):
+    buffers = Buffers(max_elements)
+    for seed, size in ((0, 400), (1, 90), (2, 400)):
+        g = torch.Generator().manual_seed(seed)
+        gt = torch.rand(size, generator=g) < 0.3
+        prob = torch.round(torch.rand(size, generator=g) * 20) / 20
+        pixels = sort_pixels(score_keys(prob, gt, buffers), buffers)
+        reference = ranking_stats(prob, gt)
+        for ours, ref in zip(sorted_ranking(pixels, buffers), reference):
+            torch.testing.assert_close(ours, ref, rtol=0, atol=0)
+
+
+def test_fixed_threshold_not_representable_in_float32():
+    """0.3 is not a float32: counts must follow ``prob >= 0.3`` exactly for scores one step either side."""
+    t32 = torch.tensor(0.3, dtype=torch.float32)
+    near = torch.stack([torch.nextafter(t32, torch.tensor(0.0)), t32,
+                        torch.nextafter(t32, torch.tensor(1.0))])
+    prob = torch.cat([near, torch.rand(61, generator=torch.Generator().manual_seed(0))]).view(1, 8, 8)
+    mask = torch.zeros(1, 8, 8)
+    mask[0, :4] = 1
+    ev = PixelEvaluator(threshold=0.3)
+    ev.process(prob, mask)
+    rows = ev.per_image()
+    gt, pred = mask.numpy().ravel() > 0.5, prob.numpy().ravel() >= 0.3
+    tn, fp, fn, tp = skm.confusion_matrix(gt, pred).ravel()
+    assert [rows[f"{c}@fixed"][0] for c in ("tp", "fp", "fn", "tn")] == [tp, fp, fn, tn]
+
+
+@pytest.mark.parametrize("bins", [1, 7, 10, 10000])
+def test_sorted_histogram_equals_binning(bins):
+    """Scores at, just below and just above every bin edge k / bins fall in ``floor(p * bins)``."""
+    k = torch.arange(bins + 1, dtype=torch.float64) / bins
+    at = k.float()
+    noise = torch.rand(500, generator=torch.Generator().manual_seed(1))
+    prob = torch.cat([at, torch.nextafter(at, torch.zeros_like(at)), torch.nextafter(at, torch.ones_like(at)),
+                      torch.tensor([-0.0, 0.0, 1.0]), noise])
+    gt = torch.rand(len(prob), generator=torch.Generator().manual_seed(2)) < 0.4
+    index = torch.clamp((prob.double() * bins).long(), 0, bins - 1)
+    expected = torch.stack([torch.bincount(index[~gt], minlength=bins),
+                            torch.bincount(index[gt], minlength=bins)])
+    assert torch.equal(histogram(prob, gt, bins), expected)
+
+
+def test_images_of_different_sizes_in_one_stream():
+    """Scratch buffers are reused across images; mixing sizes must not change any value."""
+    small, small_masks = random_batch(10, n=3, size=16, ties=True)
+    large, large_masks = random_batch(11, n=2, size=32)
+    stream = PixelEvaluator(inverse=True)
+    for probs, masks in ((large, large_masks), (small, small_masks), (large[:1], large_masks[:1])):
+        stream.process(probs, masks)
+    separate = [PixelEvaluator(inverse=True) for _ in range(3)]
+    separate[0].process(large, large_masks)
+    separate[1].process(small, small_masks)
+    separate[2].process(large[:1], large_masks[:1])
+    merged = PixelEvaluator(inverse=True)
+    merged.merge([e.state_dict() for e in separate])
+    torch.testing.assert_close(stream.state_dict()["rows"], merged.state_dict()["rows"], equal_nan=True,
+                               rtol=0, atol=0)
+    assert torch.equal(stream.state_dict()["hist"], merged.state_dict()["hist"])
 
 
 def test_valid_mask_excludes_pixels():

@@ -1,25 +1,30 @@
 """``PixelEvaluator``: the streaming evaluator shared by train.py validation and test.py.
 
 ``reset()`` / ``process(prob, mask, valid)`` per batch / ``compute()`` at the end. It keeps one small row
-per image (counts at the fixed and at the best threshold, exact AUC, image score) and one fixed-bin
-histogram per class for the dataset-level AUC, so memory does not grow with image size. Under DDP,
+per image (counts at the fixed and at the best threshold, exact AUC, image score), all from one integer
+sort of the image's pixels (:mod:`utils.metrics.ranking`), and one fixed-bin histogram per class for the
+dataset-level AUC, so memory does not grow with image size. Under DDP,
 ``all_reduce()`` gathers every rank's rows and sums the histograms; the validation sampler must not pad
 (each image seen by exactly one rank) for the merged result to cover the set exactly once.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 
-from utils.metrics.functional import (
-    confusion_counts,
-    histogram,
-    histogram_curves,
-    image_scores,
-    ranking_stats,
-)
+from utils.metrics.functional import histogram_curves
 from utils.metrics.protocols import ROW_COLUMNS, compute_results, pooled_histogram
+from utils.metrics.ranking import (
+    Buffers,
+    bin_edge_keys,
+    image_score,
+    score_keys,
+    sort_pixels,
+    sorted_histogram,
+    sorted_ranking,
+    threshold_key,
+)
 
 
 class PixelEvaluator:
@@ -47,6 +52,9 @@ class PixelEvaluator:
         self.top_percent = top_percent
         self.include_authentic = include_authentic
         self.inverse = inverse
+        self._threshold_key = threshold_key(threshold)
+        self._edge_keys = bin_edge_keys(bins)
+        self._buffers = Buffers()
         self.reset()
 
     def reset(self) -> "PixelEvaluator":
@@ -63,27 +71,25 @@ class PixelEvaluator:
         ``valid`` (same shape, bool) marks the pixels to score (e.g. not padding); ``names`` label the rows
         of :meth:`per_image`.
         """
-        prob, gt, valid = _as_rows(prob, mask, valid)
-        counts = confusion_counts(prob >= self.threshold, gt, valid)
-        scores = image_scores(prob, valid, self.image_score, self.top_percent).float()
-        full = valid.all(-1).tolist()
-        ranked = [self._rank_image(p, g) if f else self._rank_image(p[v], g[v])
-                  for p, g, v, f in zip(prob, gt, valid, full)]
-        rows = torch.cat([counts, scores.double().unsqueeze(1), torch.stack(ranked)], dim=1)
-        self._rows.append(rows.cpu())
+        rows = [self._image_row(p, g) for p, g in _valid_pixels(*_as_rows(prob, mask, valid))]
+        self._rows.append(torch.stack(rows).cpu())
         start = len(self._names)
         self._names.extend(names if names is not None else [f"#{start + i}" for i in range(len(rows))])
 
-    def _rank_image(self, prob: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-        """Exact per-image ranking statistics; histogram update (tampered rows 0-1, authentic row 2)."""
-        constant = prob.amin() == prob.amax()
-        if not bool(gt.any()):
-            self._hist[2] += histogram(prob, gt, self.bins)[0].cpu()
-            nan = torch.full((6,), torch.nan, dtype=torch.float64, device=prob.device)
-            return torch.cat([nan, constant.double().view(1)])
-        self._hist[:2] += histogram(prob, gt, self.bins).cpu()
-        auc, best_counts, best_threshold = ranking_stats(prob, gt)
-        return torch.cat([best_counts, best_threshold.view(1), auc.view(1), constant.double().view(1)])
+    def _image_row(self, prob: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+        """One image's row of :data:`ROW_COLUMNS` from one sort; adds its histogram (tampered images to
+        rows 0-1, authentic ones to row 2)."""
+        pixels = sort_pixels(score_keys(prob, gt, self._buffers), self._buffers)
+        hist = sorted_histogram(pixels, self._edge_keys).cpu()
+        fixed = pixels.counts_at(pixels.split_at(self._threshold_key))
+        score = image_score(pixels, self.image_score, self.top_percent).view(1)
+        constant = pixels.constant().double().view(1)
+        if int(pixels.n_pos) == 0:
+            self._hist[2] += hist[0]
+            return torch.cat([fixed, score, fixed.new_full((6,), torch.nan), constant])
+        self._hist[:2] += hist
+        auc, best, best_threshold = sorted_ranking(pixels, self._buffers)
+        return torch.cat([fixed, score, best, best_threshold.view(1), auc.view(1), constant])
 
     def per_image(self) -> dict[str, Any]:
         """Per-image rows as columns (``name`` plus :data:`ROW_COLUMNS`), e.g. for a CSV."""
@@ -128,19 +134,30 @@ class PixelEvaluator:
         return torch.cat(self._rows)
 
 
+def _valid_pixels(prob: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor | None
+                  ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Each image's 1-D scores and labels, keeping only its valid pixels (no copy when all are valid)."""
+    full = [True] * len(prob) if valid is None else valid.all(-1).tolist()
+    for i, all_valid in enumerate(full):
+        yield (prob[i], gt[i]) if all_valid else (prob[i][valid[i]], gt[i][valid[i]])
+
+
 def _as_rows(prob: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor | None
-             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Flatten (B,1,H,W) / (B,H,W) / (H,W) inputs to (B, N) float32 prob, bool gt, bool valid."""
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Flatten (B,1,H,W) / (B,H,W) / (H,W) inputs to (B, N) float32 prob, bool gt, bool valid (None: all)."""
     if prob.dim() == 4 and prob.shape[1] != 1:
         raise ValueError(f"expected one probability channel, got shape {tuple(prob.shape)}")
     if mask.numel() != prob.numel():
         raise ValueError(f"prob {tuple(prob.shape)} and mask {tuple(mask.shape)} differ in size")
     batch = 1 if prob.dim() == 2 else prob.shape[0]
     prob = prob.detach().float().reshape(batch, -1)
-    if bool(torch.isnan(prob).any()) or float(prob.min()) < 0.0 or float(prob.max()) > 1.0:
+    low, high = torch.aminmax(prob)  # NaN propagates and fails both comparisons
+    if not (float(low) >= 0.0 and float(high) <= 1.0):
         raise ValueError("PixelEvaluator expects probabilities in [0, 1] (got logits or NaN?)")
     gt = mask.detach().reshape(batch, -1).to(prob.device) > 0.5
-    valid = torch.ones_like(gt) if valid is None else valid.detach().reshape(batch, -1).to(prob.device).bool()
-    if bool((valid.sum(-1) == 0).any()):
+    if valid is None:
+        return prob, gt, None
+    valid = valid.detach().reshape(batch, -1).to(prob.device).bool()
+    if not bool(valid.any(-1).all()):
         raise ValueError("an image has no valid pixel to score")
     return prob, gt, valid

@@ -1,5 +1,5 @@
-"""Pure tensor functions behind every metric: confusion counts, scores from counts, exact ranking
-statistics (AUC, best threshold) for one image, and fixed-bin histograms for streaming dataset AUC.
+"""Pure tensor functions behind every metric: scores from confusion counts, and the dataset-level AUC,
+best threshold and curves from fixed-bin histograms (per-image exact ranking: :mod:`utils.metrics.ranking`).
 
 Conventions (identical to scikit-learn's defaults, so tests can compare against it):
 
@@ -13,20 +13,6 @@ import torch
 
 COUNT_NAMES = ("tp", "fp", "fn", "tn")
 SCORE_NAMES = ("f1", "precision", "recall", "iou", "mcc")  # the keys of scores_from_counts
-
-
-def confusion_counts(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
-    """Per-row ``[tp, fp, fn, tn]`` of boolean ``pred`` against boolean ``gt``, both (B, N).
-
-    ``valid`` (B, N) bool keeps padded or ignored pixels out of every count.
-    """
-    if valid is None:
-        valid = torch.ones_like(gt)
-    tp = (pred & gt & valid).sum(-1)
-    fp = (pred & ~gt & valid).sum(-1)
-    fn = (~pred & gt & valid).sum(-1)
-    tn = valid.sum(-1) - tp - fp - fn
-    return torch.stack([tp, fp, fn, tn], dim=-1).double()
 
 
 def _safe_div(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
@@ -44,73 +30,6 @@ def scores_from_counts(counts: torch.Tensor) -> dict[str, torch.Tensor]:
         "iou": _safe_div(tp, tp + fp + fn),
         "mcc": _safe_div(tp * tn - fp * fn, mcc_den),
     }
-
-
-def sorted_keys(prob: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-    """Sort the pixels of one image by score, carrying the label in the lowest bit.
-
-    For floats in [0, 1] the IEEE bit pattern is monotonic and below 2**30, so ``bits << 1 | label`` fits
-    an int32 and one radix sort orders scores exactly (no binning) with their labels attached.
-    """
-    bits = (prob.float().reshape(-1) + 0.0).view(torch.int32)  # + 0.0 turns -0.0 into +0.0
-    return torch.sort((bits << 1) | gt.reshape(-1).int(), stable=True).values
-
-
-def _tie_groups(keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Positives and negatives strictly below each group of equal scores, each group's score bits, and
-    the number of positives."""
-    labels = (keys & 1).long()
-    bits = keys >> 1
-    starts = torch.ones_like(bits, dtype=torch.bool)
-    torch.ne(bits[1:], bits[:-1], out=starts[1:])
-    index = torch.nonzero(starts).squeeze(1)
-    cum_pos = torch.cumsum(labels, 0)
-    pos_below = (cum_pos - labels)[index]
-    return pos_below, index - pos_below, bits[index], cum_pos[-1]
-
-
-def ranking_stats(prob: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Exact ROC AUC, best-F1 counts and best threshold for one image's valid pixels (1-D tensors).
-
-    AUC is the Mann–Whitney statistic with ties counted 1/2 (equal to ``roc_auc_score``); it is NaN when
-    the image has a single class or a constant prediction (undefined, never 0.5). The best threshold is
-    the distinct score whose ``prob >= t`` maximises F1 (the thresholds of ``precision_recall_curve``).
-    """
-    pos_below, neg_below, group_bits, n_pos = _tie_groups(sorted_keys(prob, gt))
-    n_neg = gt.numel() - n_pos
-    pos_g = torch.diff(pos_below, append=n_pos.view(1))
-    neg_g = torch.diff(neg_below, append=n_neg.view(1))
-    twice_pairs = (pos_g * (2 * neg_below + neg_g)).sum()
-    defined = (n_pos > 0) & (n_neg > 0) & (len(group_bits) > 1)
-    auc = torch.where(defined, twice_pairs.double() / (2.0 * n_pos * n_neg).double().clamp_min(1), torch.nan)
-    tp, fp = n_pos - pos_below, n_neg - neg_below
-    best = torch.argmax(2 * tp / (tp + fp + n_pos).clamp_min(1).double())
-    counts = torch.stack([tp[best], fp[best], n_pos - tp[best], n_neg - fp[best]]).double()
-    threshold = group_bits[best].view(1).view(torch.float32)[0].double()
-    return auc, counts, threshold
-
-
-def image_scores(prob: torch.Tensor, valid: torch.Tensor, mode: str = "max", top_percent: float = 1.0
-                 ) -> torch.Tensor:
-    """Image-level tampering score per row of (B, N) ``prob``: the max, or the mean of the top-k % pixels."""
-    masked = prob.masked_fill(~valid, -1.0)
-    if mode == "max":
-        return masked.amax(-1)
-    if mode != "topk":
-        raise ValueError(f"image score must be 'max' or 'topk', got {mode!r}")
-    n_valid = valid.sum(-1)
-    k = torch.clamp(torch.ceil(n_valid * top_percent / 100.0), min=1).long()
-    top = torch.topk(masked, int(k.max()), dim=-1).values
-    keep = torch.arange(top.shape[-1], device=top.device) < k.unsqueeze(-1)
-    return (top.double() * keep).sum(-1) / k
-
-
-def histogram(prob: torch.Tensor, gt: torch.Tensor, bins: int) -> torch.Tensor:
-    """(2, bins) int64 counts of 1-D scores per class (row 0 authentic, row 1 tampered).
-
-    A score ``p`` falls in bin ``floor(p * bins)`` (1.0 in the last bin)."""
-    index = torch.clamp((prob.double() * bins).long(), 0, bins - 1) + bins * gt.long()
-    return torch.bincount(index, minlength=2 * bins).view(2, bins)
 
 
 def histogram_auc(hist: torch.Tensor) -> tuple[float, float]:

@@ -20,9 +20,9 @@ from utils.metrics.functional import (
     COUNT_NAMES,
     histogram_auc,
     histogram_best,
-    ranking_stats,
     scores_from_counts,
 )
+from utils.metrics.ranking import ranking_stats
 
 ROW_COLUMNS = (
     *(f"{c}@fixed" for c in COUNT_NAMES),
