@@ -114,10 +114,26 @@ def test_repeated_non_finite_losses_stop_the_run(tmp_path: Path, monkeypatch: py
     assert (state["epoch"], state["nonfinite"]) == (2, 2) and _finite(state["state_dict"])
 
 
-def test_non_finite_weights_are_never_saved(tmp_path: Path) -> None:
-    """An absurd learning rate overflows the weights in the first step: the run stops before saving."""
-    with pytest.raises(TrainingDiverged, match="non-finite"):
-        _run(tmp_path, "--epochs", "2", "--optimizer", "sgd", "--lr", "1e38", "--no-val")
+def test_non_finite_weights_are_never_saved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An update that leaves the mask head infinite (with a finite loss): the end-of-epoch save refuses
+    and the run stops, so no checkpoint holds the broken weights."""
+    build = train.build_trainer
+
+    def corrupting_trainer(*args):
+        trainer = build(*args)
+        update = trainer.backward_and_step
+
+        def update_then_corrupt(loss: torch.Tensor) -> None:
+            update(loss)
+            with torch.no_grad():
+                trainer.module.mask_head.weight.fill_(float("inf"))
+
+        trainer.backward_and_step = update_then_corrupt
+        return trainer
+
+    monkeypatch.setattr(train, "build_trainer", corrupting_trainer)
+    with pytest.raises(TrainingDiverged, match="non-finite after epoch 1; not saving"):
+        _run(tmp_path, "--epochs", "2", "--no-val")
     assert not list(tmp_path.rglob("*.pth.tar"))
 
 
