@@ -169,10 +169,11 @@ def best_f1_split(pixels: SortedPixels, mixed: torch.Tensor, buffers: Buffers | 
     """
     n, device = len(pixels.keys), pixels.keys.device
     f1 = torch.arange(n, 0, -1, out=_take(buffers, "double", n, torch.float64, device)).add_(pixels.n_pos)
-    tp = torch.sub(pixels.n_pos, pixels.pos_before[:-1], out=_take(buffers, "int", n, torch.int32, device))
+    count_dtype = pixels.pos_before.dtype
+    tp = torch.sub(pixels.n_pos, pixels.pos_before[:-1], out=_take(buffers, "int", n, count_dtype, device))
     torch.div(tp, f1, out=f1)
     if mixed.shape[1]:
-        step = torch.zeros(n + 1, dtype=torch.int32, device=device)
+        step = _take(buffers, "step", n + 1, torch.int32, device).zero_()
         step.index_add_(0, mixed[0] + 1, torch.ones_like(mixed[0], dtype=torch.int32))
         step.index_add_(0, mixed[1], torch.full_like(mixed[1], -1, dtype=torch.int32))
         f1.masked_fill_(torch.cumsum(step[:n], 0) > 0, -1.0)
