@@ -131,7 +131,7 @@ def _bad_inputs(data: Path, tmp: Path) -> dict[str, tuple[list[str], str]]:
         "unreadable image": (["--in-path", str(bad), "--ckpt", ckpt], "broken.png"),
         "unmatched masks": (["--in-path", str(unpaired), "--ckpt", ckpt], "have no mask in Gt/: a.png"),
         "mask size": (["--in-path", str(wrong), "--ckpt", ckpt], "mask is 10x10"),
-        "corrupt ckpt": (["--in-path", str(data / "set"), "--ckpt", str(corrupt)], "not a readable checkpoint"),
+        "corrupt ckpt": (["--in-path", str(data / "set"), "--ckpt", str(corrupt)], "not a PyTorch checkpoint file"),
         "foreign ckpt": (["--in-path", str(data / "set"), "--ckpt", str(foreign)], "not a CaCL-Net checkpoint"),
         "other architecture": (["--in-path", str(data / "set"), "--ckpt", str(other)], "do not fit"),
         "bad robust list": (["--in-path", str(data / "set"), "--ckpt", ckpt, "--robust", "jpg:5"], "did you mean"),
