@@ -18,19 +18,26 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
 
 from dataloaders import make_data_loader, write_split_lists
 from modeling import build_model
 from modeling.utils import convert_sync_bn, freeze_bn, param_groups
 from utils.checkpoint import load_checkpoint, load_model_weights
 from utils.engine.args import parse_args
-from utils.engine.distributed import (DistInfo, cleanup_distributed, env_dist_info, init_distributed, relaunch,
-                                      resolve_device)
+from utils.engine.distributed import (
+    DistInfo,
+    cleanup_distributed,
+    env_dist_info,
+    init_distributed,
+    relaunch,
+    resolve_device,
+)
 from utils.engine.logging import TensorBoard
 from utils.engine.optim import WarmupLR, build_optimizer
 from utils.engine.rng import seed_everything
 from utils.engine.run_dir import args_to_dict, new_experiment_dir, save_args
-from utils.engine.trainer import AMPTrainer, Trainer, TrainerConfig
+from utils.engine.trainer import AMPTrainer, Trainer, TrainerConfig, unwrap
 from utils.errors import UserError, run_cli
 from utils.losses import CaCLCriterion
 from utils.metrics import PixelEvaluator
@@ -73,7 +80,8 @@ def build_network(args: argparse.Namespace, with_projection: bool, device: torch
     return model
 
 
-def build_loaders(args: argparse.Namespace, info: DistInfo, run_dir: Path | None) -> tuple[object, object | None]:
+def build_loaders(args: argparse.Namespace, info: DistInfo,
+                  run_dir: Path | None) -> tuple[DataLoader, DataLoader | None]:
     """Training and validation loaders (each process gets its share); split lists go to the run folder."""
     per_process = argparse.Namespace(**{**vars(args), "batch_size": args.batch_size // info.world_size})
     train = make_data_loader(per_process, "train", distributed=info.distributed)
@@ -86,13 +94,15 @@ def build_loaders(args: argparse.Namespace, info: DistInfo, run_dir: Path | None
     return train, val
 
 
-def build_trainer(args: argparse.Namespace, info: DistInfo, device: torch.device, run_dir: Path | None) -> Trainer:
+def build_trainer(args: argparse.Namespace, info: DistInfo, device: torch.device,
+                  run_dir: Path | None) -> Trainer:
     """Every part of the run, from the flags; resumes or starts at ``--start_epoch``."""
     criterion = CaCLCriterion.from_args(args)
     model = build_network(args, criterion.needs_embeddings, device, info)
     train_loader, val_loader = build_loaders(args, info, run_dir)
-    groups = param_groups(model.module if info.distributed else model, args.lr)
-    optimizer = build_optimizer(groups, args.optimizer, args.lr, args.momentum, args.weight_decay, args.nesterov)
+    groups = param_groups(unwrap(model), args.lr)
+    optimizer = build_optimizer(groups, args.optimizer, args.lr, args.momentum, args.weight_decay,
+                                args.nesterov)
     per_epoch = len(train_loader)
     step_epochs = args.lr_step or max(1, args.epochs // 3)
     scheduler = WarmupLR(optimizer, args.lr_scheduler, args.lr, total_iters=args.epochs * per_epoch,

@@ -91,8 +91,8 @@ def test_loss_flags_build_the_criterion_with_the_methods_defaults() -> None:
     assert criterion.weights == reference.weights
     assert (criterion.temperature, criterion.num_anchors, criterion.contour_patches) == (
         reference.temperature, reference.num_anchors, reference.contour_patches)
-    assert CaCLCriterion.from_args(parse_args(["--lambda-contrast", "0", "--lambda-pivot", "0"])).needs_embeddings \
-        is False
+    without_contrast = parse_args(["--lambda-contrast", "0", "--lambda-pivot", "0"])
+    assert CaCLCriterion.from_args(without_contrast).needs_embeddings is False
 
 
 def _script(script: str, ngpus: str, python: str, *extra: str) -> subprocess.CompletedProcess:

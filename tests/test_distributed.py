@@ -9,13 +9,17 @@ half-batch means is the full-batch mean).
 """
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 import torch.multiprocessing as mp
 
+from utils.checkpoint import load_checkpoint
 from utils.engine import distributed
 from utils.engine.distributed import DistInfo, reduce_dict, relaunch_command, resolve_device
 from utils.errors import UserError
@@ -94,8 +98,8 @@ def _train(rank: int, world: int) -> dict[str, torch.Tensor]:
     if world > 1:
         model = DistributedDataParallel(model, find_unused_parameters=True)
     criterion = CaCLCriterion(loss_type="bce", lambda_contrast=0.0, lambda_pivot=0.0)
-    trainer = Trainer(model, criterion, optimizer, scheduler, [], TrainerConfig(epochs=1), torch.device("cpu"),
-                      dist_info=DistInfo(rank, rank, world))
+    trainer = Trainer(model, criterion, optimizer, scheduler, [], TrainerConfig(epochs=1),
+                      torch.device("cpu"), dist_info=DistInfo(rank, rank, world))
     images, masks = _data()
     share = GLOBAL_BATCH // world
     for it in range(ITERATIONS):
@@ -106,8 +110,6 @@ def _train(rank: int, world: int) -> dict[str, torch.Tensor]:
 
 
 def _worker(rank: int, world: int, port: int, out: str) -> None:
-    import os
-
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
                       WORLD_SIZE=str(world))
     torch.set_num_threads(1)
@@ -131,7 +133,7 @@ def test_ddp_two_processes_match_a_single_process(tmp_path: Path) -> None:
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     single = _train(0, 1)
     assert all(torch.equal(rank0[k], rank1[k]) for k in rank0), "DDP ranks hold different weights"
-    initial = {k: v for k, v in _initial_weights().items()}
+    initial = _initial_weights()
     moved = max((single[k].float() - initial[k].float()).abs().max().item() for k in single)
     assert moved > 100 * STATE_TOLERANCE, "the steps did not change the weights: the test would prove nothing"
     for key in single:
@@ -149,20 +151,15 @@ def _initial_weights() -> dict[str, torch.Tensor]:
 def test_torchrun_two_cpu_processes_train_save_once_and_validate_each_image_once(tmp_path: Path) -> None:
     """train.py under torchrun (gloo): rank 0 alone writes the run folder; validation covers the odd-sized
     validation set exactly once across the two ranks (no padding duplicates)."""
-    import subprocess
-    import sys
-
     root = Path(__file__).resolve().parents[1]
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py",
-               "--device", "cpu", "--crop-size", "64", "--base-size", "64", "--synthetic-size", "4",
-               "--val-fraction", "0.75", "--batch-size", "2", "--workers", "0", "--epochs", "1",
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "train.py", "--device", "cpu", "--crop-size", "64", "--base-size", "64",
+               "--synthetic-size", "4", "--val-fraction", "0.75", "--batch-size", "2", "--workers", "0", "--epochs", "1",
                "--num-anchors", "64", "--run-dir", str(tmp_path)]
-    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     (run_dir,) = (tmp_path / "synthetic" / "cacl-mobilenet").iterdir()
-    from utils.checkpoint import load_checkpoint
-
     state = load_checkpoint(run_dir / "checkpoint.pth.tar")
     assert state["last_metrics"]["images"] == 3
     assert len(state["rng"]) == 2 and not torch.equal(state["rng"][0]["torch"], state["rng"][1]["torch"])

@@ -36,11 +36,13 @@ def test_run_folder_layout_and_checkpoint_contents(tmp_path: Path) -> None:
     run_dir = _run(tmp_path, "--epochs", "1")
     assert run_dir.name == "experiment_0"
     names = {p.name for p in run_dir.iterdir()}
-    assert {"checkpoint.pth.tar", "model_best.pth.tar", "args.json", "train_list.txt", "val_list.txt"} <= names
+    expected = {"checkpoint.pth.tar", "model_best.pth.tar", "args.json", "train_list.txt", "val_list.txt"}
+    assert expected <= names
     args = json.loads((run_dir / "args.json").read_text())
     assert args["backbone"] == "mobilenet" and args["crop_size"] == 64
     state = load_checkpoint(run_dir / "checkpoint.pth.tar")  # weights_only=True inside
-    assert {"optimizer", "scheduler", "scaler", "epoch", "iteration", "best_metric", "rng", "args"} <= set(state)
+    training_keys = {"optimizer", "scheduler", "scaler", "epoch", "iteration", "best_metric", "rng", "args"}
+    assert training_keys <= set(state)
     assert (state["epoch"], state["iteration"], state["scaler"]) == (1, 1, None)
     assert state["model_config"] == {"backbone": "mobilenet", "output_stride": 16, "embed_dim": 128,
                                      "with_projection": True}
@@ -53,9 +55,11 @@ def test_resume_after_an_epoch_ends_like_an_uninterrupted_run(tmp_path: Path) ->
     uninterrupted = _run(tmp_path, "--epochs", "2", checkname="full")
     stopped = _run(tmp_path, "--epochs", "2", "--max-iters", "1", checkname="part")
     assert load_checkpoint(stopped / "checkpoint.pth.tar")["epoch"] == 1
-    resumed = _run(tmp_path, "--epochs", "2", "--resume", str(stopped / "checkpoint.pth.tar"), checkname="part")
+    resumed = _run(tmp_path, "--epochs", "2", "--resume", str(stopped / "checkpoint.pth.tar"),
+                   checkname="part")
     expected, actual = _weights(uninterrupted), _weights(resumed)
-    assert not all(torch.equal(expected[k], _weights(stopped)[k]) for k in expected), "epoch 2 changed nothing"
+    halfway = _weights(stopped)
+    assert not all(torch.equal(expected[k], halfway[k]) for k in expected), "epoch 2 changed nothing"
     for key in expected:
         torch.testing.assert_close(actual[key], expected[key], atol=1e-6, rtol=0, msg=key)
     full_state, resumed_state = (load_checkpoint(p / "checkpoint.pth.tar") for p in (uninterrupted, resumed))
@@ -65,8 +69,8 @@ def test_resume_after_an_epoch_ends_like_an_uninterrupted_run(tmp_path: Path) ->
 
 def test_ft_loads_weights_only(tmp_path: Path) -> None:
     source = _run(tmp_path, "--epochs", "1", checkname="source")
-    tuned = _run(tmp_path, "--epochs", "3", "--max-iters", "0", "--resume", str(source / "checkpoint.pth.tar"),
-                 "--ft", checkname="tuned")
+    tuned = _run(tmp_path, "--epochs", "3", "--max-iters", "0", "--resume",
+                 str(source / "checkpoint.pth.tar"), "--ft", checkname="tuned")
     state = load_checkpoint(tuned / "checkpoint.pth.tar")
     assert (state["epoch"], state["iteration"]) == (1, 0)  # a fresh run, not a continuation
     source_weights = _weights(source)
@@ -137,7 +141,8 @@ def test_non_finite_weights_are_never_saved(tmp_path: Path, monkeypatch: pytest.
     assert not list(tmp_path.rglob("*.pth.tar"))
 
 
-def test_amp_uses_bfloat16_on_cpu_and_channels_last_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_amp_uses_bfloat16_on_cpu_and_channels_last_runs(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     seen = []
     build = train.build_trainer
     monkeypatch.setattr(train, "build_trainer", lambda *a: seen.append(build(*a)) or seen[-1])

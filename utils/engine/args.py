@@ -37,7 +37,8 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--embed-dim", type=int, default=model["embed_dim"],
                        help="width of the contrastive projection heads' embeddings")
     group.add_argument("--pretrained", default=None, metavar="PATH",
-                       help="ImageNet weights file for the backbone (none: random initialisation)")
+                       help="backbone initialisation: 'imagenet' (torchvision's weights, cached "
+                            "locally) or a weights file; none = random")
     group.add_argument("--sync-bn", action="store_true", help="synchronise BatchNorm across GPUs (DDP, CUDA)")
     group.add_argument("--freeze-bn", action="store_true", help="keep BatchNorm statistics and affine fixed")
 
@@ -73,7 +74,8 @@ def _add_optim_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--lr-scheduler", default="poly", choices=SCHEDULES, help="learning-rate decay")
     group.add_argument("--lr-step", type=int, default=None,
                        help="epochs between x0.1 decays of the step schedule (default: a third of --epochs)")
-    group.add_argument("--warmup-iters", type=int, default=50, help="iterations of linear learning-rate warm-up")
+    group.add_argument("--warmup-iters", type=int, default=50,
+                       help="iterations of linear learning-rate warm-up")
     group.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
     group.add_argument("--weight-decay", type=float, default=1e-4, help="weight decay")
     group.add_argument("--nesterov", action="store_true", help="Nesterov momentum (SGD)")
@@ -87,7 +89,8 @@ def _add_runtime_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("device and distribution")
     group.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (auto: CUDA when available)")
     group.add_argument("--no-cuda", action="store_true", help="never use CUDA")
-    group.add_argument("--gpu-ids", default=None, help="comma-separated GPU ids; several relaunch via torchrun")
+    group.add_argument("--gpu-ids", default=None,
+                       help="comma-separated GPU ids; several relaunch via torchrun")
     group.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
                        help="mixed precision: float16 + GradScaler on CUDA, bfloat16 autocast on CPU "
                             "(about 1.8x faster on a CPU with AVX512-BF16)")
@@ -103,7 +106,8 @@ def _add_run_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--resume", default=None, metavar="PATH", help="checkpoint to continue training from")
     group.add_argument("--ft", action="store_true",
                        help="with --resume: load the weights only (fine-tune: fresh optimiser, epoch 0)")
-    group.add_argument("--eval-interval", type=int, default=1, help="validate every N epochs (and after the last)")
+    group.add_argument("--eval-interval", type=int, default=1,
+                       help="validate every N epochs (and after the last)")
     group.add_argument("--no-val", action="store_true", help="skip validation")
 
 

@@ -1,9 +1,9 @@
 """Distributed training helpers: torchrun environment, rank queries, cross-rank reductions.
 
 Everything reads the process layout from the environment that ``torchrun`` (``torch.distributed.run``)
-sets — ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``/``MASTER_PORT`` — so the same code runs on
-one machine or many (per-node ranks come from ``LOCAL_RANK``, never from an assumed node count). In a
-plain single process every helper is a no-op, so callers never branch on "am I distributed?".
+sets — ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``/``MASTER_PORT`` — so the same code runs
+on one machine or many (per-node ranks come from ``LOCAL_RANK``, never from an assumed node count). In
+a plain single process every helper is a no-op, so callers never branch on "am I distributed?".
 """
 from __future__ import annotations
 
@@ -72,16 +72,6 @@ def get_rank() -> int:
 
 def get_world_size() -> int:
     return dist.get_world_size() if is_initialized() else 1
-
-
-def is_main_process() -> bool:
-    return get_rank() == 0
-
-
-def barrier() -> None:
-    """Wait for every rank (no-op in a single process)."""
-    if is_initialized():
-        dist.barrier()
 
 
 def all_reduce(tensor: torch.Tensor, op: str = "sum") -> torch.Tensor:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import torch
+from tensorboardX import SummaryWriter
 from tqdm import tqdm
 
 from utils.engine.run_dir import BEST_CHECKPOINT, LAST_CHECKPOINT
@@ -30,7 +31,8 @@ class RunningMean:
         return {key: self._sums[key] / self._counts[key] for key in self._sums}
 
 
-def progress_bar(iterable: Iterable, epoch: int, epochs: int, enabled: bool, total: int | None = None) -> tqdm:
+def progress_bar(iterable: Iterable, epoch: int, epochs: int, enabled: bool,
+                 total: int | None = None) -> tqdm:
     """A tqdm bar for one epoch (it/s is tqdm's own rate); silent on ranks other than 0."""
     return tqdm(iterable, total=total, desc=f"epoch {epoch + 1}/{epochs}", disable=not enabled,
                 dynamic_ncols=True, leave=True)
@@ -45,11 +47,7 @@ class TensorBoard:
     """A tensorboardX writer that exists only on rank 0; elsewhere every call is a no-op."""
 
     def __init__(self, log_dir: str | Path | None) -> None:
-        self.writer = None
-        if log_dir is not None:
-            from tensorboardX import SummaryWriter
-
-            self.writer = SummaryWriter(str(log_dir))
+        self.writer = SummaryWriter(str(log_dir)) if log_dir is not None else None
 
     def scalars(self, values: Mapping[str, float], step: int, prefix: str) -> None:
         """Log each value as ``prefix/name``."""

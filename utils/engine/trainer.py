@@ -21,7 +21,14 @@ from tqdm import tqdm
 
 from utils.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
 from utils.engine.distributed import DistInfo, all_gather_object, all_reduce, reduce_dict
-from utils.engine.logging import RunningMean, TensorBoard, format_summary, format_table, progress_bar, short_terms
+from utils.engine.logging import (
+    RunningMean,
+    TensorBoard,
+    format_summary,
+    format_table,
+    progress_bar,
+    short_terms,
+)
 from utils.engine.optim import WarmupLR
 from utils.engine.rng import capture_rng, restore_rng
 from utils.engine.run_dir import BEST_CHECKPOINT, LAST_CHECKPOINT
@@ -176,8 +183,8 @@ class Trainer:
         where = f"epoch {self.state.epoch + 1}, iteration {self.state.iteration + 1}"
         last_good = f"; last good checkpoint: {self.run_dir / LAST_CHECKPOINT}" if self.run_dir else ""
         if not is_finite_model(self.module):
-            raise TrainingDiverged(f"the model's weights or BatchNorm statistics became non-finite at {where}; "
-                                   f"lower --lr or check the data{last_good}")
+            raise TrainingDiverged(f"the model's weights or BatchNorm statistics became non-finite at "
+                                   f"{where}; lower --lr or check the data{last_good}")
         if self.state.nonfinite >= self.config.max_nonfinite:
             raise TrainingDiverged(f"{self.state.nonfinite} steps had a non-finite loss (last at {where}); "
                                    f"lower --lr, check the data or drop --amp{last_good}")
@@ -230,7 +237,7 @@ class Trainer:
 
         Refuses to write a model with non-finite weights, so no checkpoint ever holds NaN.
         """
-        is_best = metrics is not None and self._update_best(epoch, metrics)
+        is_best = metrics is not None and self._record_validation(epoch, metrics)
         rng = all_gather_object(capture_rng())  # collective: every rank takes part
         if not self.dist.is_main or self.run_dir is None:
             return
@@ -242,7 +249,8 @@ class Trainer:
         if is_best:
             save_checkpoint(state, self.run_dir / BEST_CHECKPOINT)
 
-    def _update_best(self, epoch: int, metrics: dict[str, float]) -> bool:
+    def _record_validation(self, epoch: int, metrics: dict[str, float]) -> bool:
+        """Keep ``metrics`` as the last validation; whether they are a new best."""
         self.state.last_metrics = metrics
         value = metrics.get(self.config.metric, math.nan)
         if math.isnan(value) or (self.state.best_metric is not None and value <= self.state.best_metric):
@@ -275,23 +283,26 @@ class Trainer:
 
     def resume(self, path: str | Path) -> None:
         """Continue exactly where the checkpoint at ``path`` stopped (weights, optimiser, schedule, RNG)."""
-        state = load_checkpoint(path, map_location=self.device)
+        state = load_checkpoint(path)  # on the CPU; load_state_dict moves tensors to the model's device
         for key in ("optimizer", "scheduler", "epoch", "iteration", "rng"):
             if key not in state:
-                raise CheckpointError(f"{path}: has no '{key}': not a training checkpoint (use --ft for weights)")
+                raise CheckpointError(f"{path}: has no '{key}': not a training checkpoint "
+                                      "(use --ft to load its weights only)")
         load_model_weights(self.module, state, path)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.load_scaler_state(state.get("scaler"))
         self.state = TrainState(epoch=state["epoch"], iteration=state["iteration"],
                                 best_metric=state.get("best_metric"), best_epoch=state.get("best_epoch"),
-                                nonfinite=state.get("nonfinite", 0), last_metrics=state.get("last_metrics", {}))
+                                nonfinite=state.get("nonfinite", 0),
+                                last_metrics=state.get("last_metrics", {}))
         rng = state["rng"]
         restore_rng(rng[self.dist.rank] if len(rng) == self.dist.world_size else rng[0])
 
 
 class AMPTrainer(Trainer):
-    """Mixed precision: float16 autocast with a GradScaler on CUDA, bfloat16 autocast (no scaler) elsewhere."""
+    """Mixed precision: float16 autocast with a GradScaler on CUDA, bfloat16 autocast (no scaler)
+    elsewhere."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
