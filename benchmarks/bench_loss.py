@@ -1,10 +1,15 @@
 """Cost of the CaCL objective: train-step time against mask-BCE only, and memory of the contrastive term.
 
 Timing: MobileNetV2 DeepLabv3+ (random init), SGD step, configurations interleaved round by round so
-load from other processes hits them alike; the median step time of each is reported.
+load from other processes hits them alike. Reported per configuration: the median wall time and the
+median CPU time of this process (``time.process_time``) per step. On a shared machine the CPU time is
+the steadier measure (other jobs stretch wall time, not the work done), so the ratios use it; run with
+one intra-op thread (the default here) so that it does not count OpenMP spin-waiting.
   * ``bce``       model without projection heads, mask BCE only (a plain DeepLabv3+ baseline);
-  * ``bce+heads`` model with projection heads, mask BCE only (isolates the criterion's own cost);
+  * ``bce+heads`` model with projection heads, mask BCE only (the heads run forward but get no gradient);
   * ``cacl``      model with projection heads, the full default CaCLCriterion.
+Loss only: the criterion's forward + backward on fixed model outputs (leaf tensors), full vs mask BCE,
+which separates the cost of the loss terms from that of the projection heads they train.
 Memory: peak live bytes of CPU tensors allocated inside the contrastive term (patch labels, sampling,
 InfoNCE and pivot terms), taken from the torch profiler's allocation/free records, at each input size.
 
@@ -40,6 +45,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=5, help="timed steps per configuration (after 1 warm-up)")
     parser.add_argument("--memory-sizes", type=int, nargs="+", default=[512, 1024])
     parser.add_argument("--embed-dim", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     return parser.parse_args()
 
 
@@ -54,17 +60,17 @@ def make_masks(batch: int, size: int, gen: torch.Generator) -> torch.Tensor:
 
 
 def timed_step(model: torch.nn.Module, criterion: CaCLCriterion, images: torch.Tensor,
-               masks: torch.Tensor, optimizer: torch.optim.Optimizer) -> float:
-    """One forward/loss/backward/SGD step; returns its wall time in seconds."""
-    start = time.perf_counter()
+               masks: torch.Tensor, optimizer: torch.optim.Optimizer) -> tuple[float, float]:
+    """One forward/loss/backward/SGD step; returns its (wall, process CPU) time in seconds."""
+    wall, cpu = time.perf_counter(), time.process_time()
     optimizer.zero_grad(set_to_none=True)
     criterion(model(images), masks)["total"].backward()
     optimizer.step()
-    return time.perf_counter() - start
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def time_configurations(args: argparse.Namespace) -> dict[str, float]:
-    """Median step time of each configuration, measured in interleaved rounds."""
+def time_configurations(args: argparse.Namespace) -> dict[str, tuple[float, float]]:
+    """Median (wall, CPU) step time of each configuration, measured in interleaved rounds."""
     gen = torch.Generator().manual_seed(0)
     images = torch.randn(args.batch, 3, args.size, args.size, generator=gen)
     masks = make_masks(args.batch, args.size, gen)
@@ -75,13 +81,31 @@ def time_configurations(args: argparse.Namespace) -> dict[str, float]:
         "cacl": (build_model("mobilenet", with_projection=True), CaCLCriterion()),
     }
     optimizers = {k: torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9) for k, (m, _) in setups.items()}
-    times: dict[str, list[float]] = {k: [] for k in setups}
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in setups}
     for round_index in range(args.steps + 1):
         for name, (model, criterion) in setups.items():
             elapsed = timed_step(model.train(), criterion, images, masks, optimizers[name])
             if round_index > 0:
                 times[name].append(elapsed)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return {name: (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values))
+            for name, values in times.items()}
+
+
+def time_criteria(args: argparse.Namespace) -> dict[str, float]:
+    """Median CPU seconds of criterion forward + backward on fixed outputs (no model), per criterion."""
+    gen = torch.Generator().manual_seed(2)
+    masks = make_masks(args.batch, args.size, gen)
+    outputs = build_model("mobilenet", with_projection=True)(torch.randn(args.batch, 3, args.size, args.size))
+    leaves = {k: v.detach().requires_grad_() for k, v in outputs.items()}
+    criteria = {"bce": CaCLCriterion(lambda_contour=0, lambda_contrast=0, lambda_pivot=0),
+                "cacl": CaCLCriterion()}
+    times: dict[str, list[float]] = {k: [] for k in criteria}
+    for _ in range(args.steps + 1):
+        for name, criterion in criteria.items():
+            start = time.process_time()
+            criterion(leaves, masks)["total"].backward()
+            times[name].append(time.process_time() - start)
+    return {name: statistics.median(values[1:]) for name, values in times.items()}
 
 
 def peak_bytes(fn: Callable[[], None]) -> int:
@@ -122,13 +146,20 @@ def contrastive_memory(size: int, batch: int, embed_dim: int) -> dict[str, float
 def main() -> None:
     args = parse_args()
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU, {args.steps} timed steps")
     medians = time_configurations(args)
-    print(f"\n| configuration | median step (s), {args.size}², batch {args.batch} |\n|---|---|")
-    for name, seconds in medians.items():
-        print(f"| {name} | {seconds:.3f} |")
-    print(f"\nratio cacl / bce       = {medians['cacl'] / medians['bce']:.3f}  (target <= 1.10)")
-    print(f"ratio cacl / bce+heads = {medians['cacl'] / medians['bce+heads']:.3f}  (criterion alone)")
+    print(f"\n| configuration ({args.size}², batch {args.batch}) | median wall (s) | median CPU (s) |")
+    print("|---|---|---|")
+    for name, (wall, cpu) in medians.items():
+        print(f"| {name} | {wall:.2f} | {cpu:.2f} |")
+    print()
+    for other, what in (("bce", "whole method"), ("bce+heads", "new loss terms + heads' backward")):
+        cpu, wall = (medians["cacl"][i] / medians[other][i] for i in (1, 0))
+        print(f"cacl / {other} ({what}): CPU {cpu:.3f}, wall {wall:.3f}  (target <= 1.10)")
+    loss_only = time_criteria(args)
+    print(f"loss terms only (fwd+bwd on fixed outputs), median CPU: bce {loss_only['bce']:.3f} s, "
+          f"cacl {loss_only['cacl']:.3f} s")
     print("\n| input | patches | contrastive fwd peak (MiB) | fwd+bwd peak (MiB) | of which dL/dz (MiB) |")
     print("|---|---|---|---|---|")
     for size in args.memory_sizes:
