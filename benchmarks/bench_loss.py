@@ -39,10 +39,12 @@ MIB = 2**20
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=int, default=512, help="square input size for the timing")
     parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per configuration (after 1 warm-up)")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per configuration after 1 warm-up")
     parser.add_argument("--memory-sizes", type=int, nargs="+", default=[512, 1024])
     parser.add_argument("--embed-dim", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
