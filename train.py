@@ -125,6 +125,9 @@ def main(argv: list[str] | None = None) -> None:
     """Parse the flags, relaunch under torchrun for ``--gpu-ids a,b``, then train."""
     args = parse_args(argv)
     if len(args.gpu_ids) > 1 and "WORLD_SIZE" not in os.environ:
+        if args.no_cuda or not torch.cuda.is_available():
+            raise UserError(f"--gpu-ids {','.join(map(str, args.gpu_ids))} needs CUDA GPUs; on the CPU run "
+                            "torchrun --nproc_per_node N train.py --device cpu")
         raise SystemExit(relaunch(args.gpu_ids, __file__, sys.argv[1:] if argv is None else argv))
     info, device, run_dir = setup(args)
     try:

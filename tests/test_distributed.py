@@ -56,6 +56,15 @@ def test_gpu_ids_relaunch_through_torchrun() -> None:
     assert env["CUDA_VISIBLE_DEVICES"] == "2,3"
 
 
+def test_gpu_ids_without_cuda_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import train
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(UserError, match="--gpu-ids 0,1 needs CUDA"):
+        train.main(["--gpu-ids", "0,1"])
+
+
 def test_device_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_device("auto", False, [], DistInfo()) == torch.device("cpu")
