@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from dataloaders.audit import MISMATCH_POLICIES, audit_records
 from dataloaders.datasets import DATASETS, GENERATORS
+from dataloaders.datasets.folder import read_pair_list
 from dataloaders.pair_dataset import PairDataset
 from dataloaders.splits import SPLITS, split_records, write_split_lists
 from dataloaders.samplers import EpochSampler, ShardSampler
@@ -34,6 +35,8 @@ def add_data_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group.add_argument("--data-root", default=None, help="dataset folder (default: from mypath.py env vars)")
     group.add_argument("--list", default=None, help="pair list (text or JSON) for --dataset list / nist16")
     group.add_argument("--val-dataset", default=None, help="validate on another dataset (all of it)")
+    group.add_argument("--val-list", default=None,
+                       help="validate on this pair list, all of it (relative paths from --data-root)")
     group.add_argument("--split-seed", type=int, default=0, help="seed of the splits and synthetic data")
     group.add_argument("--val-fraction", type=float, default=0.1)
     group.add_argument("--test-fraction", type=float, default=0.1, help="1.0 = evaluate the whole set")
@@ -91,6 +94,8 @@ def build_dataset(args: argparse.Namespace, split: str, name: str | None = None)
     """
     if split not in SPLITS:
         raise UserError(f"unknown split '{split}'; choose one of: {', '.join(SPLITS)}")
+    if split == "val" and name is None and getattr(args, "val_list", None):
+        return _val_list_dataset(args)
     name = _dataset_name(args, split, name)
     list_records = DATASETS.get(name)
     root = dataset_root(name, args)
@@ -100,7 +105,18 @@ def build_dataset(args: argparse.Namespace, split: str, name: str | None = None)
         return GENERATORS.get(name)(args, split, records, include_authentic)
     if name == args.dataset:
         records = split_records(records, split, args.split_seed, args.val_fraction, args.test_fraction)
-    if not include_authentic:
+    return _pair_dataset(args, records, split, root)
+
+
+def _val_list_dataset(args: argparse.Namespace) -> Dataset:
+    """``--val-list FILE`` used whole as the validation set (a fixed split, e.g. CASIA v1's val.txt)."""
+    root = args.data_root or ""
+    return _pair_dataset(args, read_pair_list(args.val_list, root or None), "val", root)
+
+
+def _pair_dataset(args: argparse.Namespace, records: list, split: str, root: str) -> Dataset:
+    """Drop authentic records unless wanted, audit the files, wrap them in a :class:`PairDataset`."""
+    if not _include_authentic(args, split):
         records = [r for r in records if r.tampered]
     records = audit_records(records, args.mask_mismatch, args.skip_bad)
     return PairDataset(records, transform_for(args, split), root, args.mask_mismatch == "resize", split)

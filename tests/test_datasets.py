@@ -271,3 +271,13 @@ def test_val_dataset_other_than_training_is_used_whole(tmp_path):
     (tmp_path / "pairs.txt").write_text("Tp/a.png Gt/a_gt.png\nTp/b.png Gt/b_mask.png\nAu/x.jpg -\n")
     args = _args("--dataset", "synthetic", "--val-dataset", "list", "--list", str(tmp_path / "pairs.txt"))
     assert len(build_dataset(args, "val")) == 3
+
+
+def test_val_list_is_a_fixed_validation_split_used_whole(tmp_path):
+    _folder_tree(tmp_path)
+    (tmp_path / "train.txt").write_text("Tp/a.png Gt/a_gt.png\n")
+    (tmp_path / "val.txt").write_text("Tp/b.png Gt/b_mask.png\nAu/x.jpg -\n")
+    args = _args("--dataset", "list", "--list", str(tmp_path / "train.txt"), "--data-root", str(tmp_path),
+                 "--val-list", str(tmp_path / "val.txt"), "--val-fraction", "0", "--test-fraction", "0")
+    assert [Path(r.image).name for r in build_dataset(args, "train").records] == ["a.png"]
+    assert [Path(r.image).name for r in build_dataset(args, "val").records] == ["b.png", "x.jpg"]
