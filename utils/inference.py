@@ -15,13 +15,13 @@ import torch.nn.functional as F
 
 from modeling import build_model
 from utils.checkpoint import load_checkpoint, load_model_weights
+from utils.device import autocast_dtype
 from utils.errors import CheckpointError
 
 
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
     """Mixed precision on ``device`` (float16 on CUDA, bfloat16 on CPU), or a no-op."""
-    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
-    return torch.autocast(device_type=device.type, dtype=dtype, enabled=enabled)
+    return torch.autocast(device_type=device.type, dtype=autocast_dtype(device), enabled=enabled)
 
 
 @torch.inference_mode()

@@ -1,9 +1,10 @@
-"""Distributed training helpers: torchrun environment, rank queries, cross-rank reductions.
+"""Distributed training helpers: torchrun environment, device choice, cross-rank reductions.
 
 Everything reads the process layout from the environment that ``torchrun`` (``torch.distributed.run``)
 sets — ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``/``MASTER_PORT`` — so the same code runs
 on one machine or many (per-node ranks come from ``LOCAL_RANK``, never from an assumed node count). In
-a plain single process every helper is a no-op, so callers never branch on "am I distributed?".
+a plain single process every helper is a no-op, so callers never branch on "am I distributed?". The rank
+queries and ``all_gather_object`` come from :mod:`utils.dist` (shared with the data and metrics code).
 """
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.distributed as dist
 
+from utils.dist import all_gather_object, get_rank, get_world_size, is_initialized
 from utils.errors import UserError
 
+__all__ = ["DistInfo", "env_dist_info", "init_distributed", "cleanup_distributed", "all_reduce",
+           "reduce_dict", "relaunch_command", "relaunch", "resolve_device",
+           "is_initialized", "get_rank", "get_world_size", "all_gather_object"]  # the last four: utils.dist
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -34,6 +38,7 @@ class DistInfo:
 
     @property
     def distributed(self) -> bool:
+        """More than one process: DDP, a DistributedSampler and cross-rank reductions are in use."""
         return self.world_size > 1
 
 
@@ -60,18 +65,6 @@ def cleanup_distributed() -> None:
     """Leave the process group, if any (lets the job exit without NCCL/gloo warnings)."""
     if is_initialized():
         dist.destroy_process_group()
-
-
-def is_initialized() -> bool:
-    return dist.is_available() and dist.is_initialized()
-
-
-def get_rank() -> int:
-    return dist.get_rank() if is_initialized() else 0
-
-
-def get_world_size() -> int:
-    return dist.get_world_size() if is_initialized() else 1
 
 
 def all_reduce(tensor: torch.Tensor, op: str = "sum") -> torch.Tensor:
@@ -133,12 +126,3 @@ def resolve_device(requested: str, no_cuda: bool, gpu_ids: list[int], info: Dist
             index = info.local_rank if info.distributed else (gpu_ids[0] if gpu_ids else 0)
             device = torch.device("cuda", index)
     return device
-
-
-def all_gather_object(obj: Any) -> list[Any]:
-    """Every rank's ``obj``, in rank order (``[obj]`` in a single process)."""
-    if not is_initialized():
-        return [obj]
-    gathered: list[Any] = [None] * get_world_size()
-    dist.all_gather_object(gathered, obj)
-    return gathered

@@ -13,6 +13,7 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
+from utils.dist import all_gather_object, get_world_size
 from utils.metrics.functional import histogram_curves
 from utils.metrics.protocols import ROW_COLUMNS, compute_results, pooled_histogram
 from utils.metrics.ranking import (
@@ -120,13 +121,8 @@ class PixelEvaluator:
 
     def all_reduce(self, group: Any = None) -> None:
         """Merge the states of every rank in ``group`` (works with gloo and nccl); no-op without DDP."""
-        import torch.distributed as dist
-
-        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size(group) == 1:
-            return
-        states: list[Any] = [None] * dist.get_world_size(group)
-        dist.all_gather_object(states, self.state_dict(), group=group)
-        self.merge(states)
+        if get_world_size(group) > 1:
+            self.merge(all_gather_object(self.state_dict(), group))
 
     def _stacked_rows(self) -> torch.Tensor:
         if not self._rows:
