@@ -66,7 +66,7 @@ def build_network(args: argparse.Namespace, with_projection: bool, device: torch
     """The model on ``device``: fine-tune weights, frozen or synchronised BatchNorm, DDP wrapper."""
     model = build_model(args.backbone, args.out_stride, args.embed_dim, with_projection, args.pretrained)
     if args.ft:
-        load_model_weights(model, load_checkpoint(args.resume), args.resume)
+        load_model_weights(model, load_checkpoint(args.resume), args.resume, keep_fresh_projection=True)
     if args.freeze_bn:
         freeze_bn(model)
     if args.sync_bn and info.distributed:

@@ -84,3 +84,35 @@ def test_ddp_prefix_and_training_only_heads_are_handled(tmp_path):
     target.add_module("body", torch.nn.Linear(3, 2))
     load_model_weights(target, {"state_dict": weights}, "ck.pth")
     assert torch.equal(target.body.weight, source.body.weight)
+
+
+def _with_projection(width: int, embed: int | None) -> torch.nn.Sequential:
+    """A stand-in model: a body and, unless ``embed`` is None, a training-only projection head."""
+    model = torch.nn.Sequential()
+    model.add_module("body", torch.nn.Linear(3, width))
+    if embed is not None:
+        model.add_module("projection_t", torch.nn.Linear(width, embed))
+    return model
+
+
+@pytest.mark.parametrize("source_embed", [None, 4])
+def test_fine_tuning_keeps_fresh_projection_heads_that_do_not_fit(source_embed):
+    """--ft from a checkpoint without projection heads, or with another embedding width: the body
+    loads, the model's own heads stay; without the keyword the same load is an error."""
+    source, target = _with_projection(2, source_embed), _with_projection(2, 8)
+    fresh = target.projection_t.weight.clone()
+    state = {"state_dict": source.state_dict()}
+    with pytest.raises(CheckpointError, match="missing|wrong shape"):
+        load_model_weights(_with_projection(2, 8), state, "ck.pth")
+    load_model_weights(target, state, "ck.pth", keep_fresh_projection=True)
+    assert torch.equal(target.body.weight, source.body.weight)
+    assert torch.equal(target.projection_t.weight, fresh)
+
+
+def test_fine_tuning_loads_projection_heads_that_fit():
+    source, target = _with_projection(2, 8), _with_projection(2, 8)
+    load_model_weights(target, {"state_dict": source.state_dict()}, "ck.pth", keep_fresh_projection=True)
+    assert torch.equal(target.projection_t.weight, source.projection_t.weight)
+    with pytest.raises(CheckpointError, match="wrong shape"):  # the body must still fit
+        load_model_weights(_with_projection(3, 8), {"state_dict": source.state_dict()}, "ck.pth",
+                           keep_fresh_projection=True)

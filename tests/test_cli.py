@@ -57,9 +57,9 @@ def test_switches_are_off_by_default_and_on_when_given() -> None:
     assert not any(getattr(defaults, name) for name in SWITCHES if name not in ("ft", "amp", "channels_last"))
     assert defaults.amp and defaults.channels_last  # the fast CPU default; --no-amp/--no-channels-last
     assert not any(vars(parse_args(["--no-amp", "--no-channels-last"]))[k] for k in ("amp", "channels_last"))
-    given = parse_args(["--sync-bn", "--freeze-bn", "--nesterov", "--no-cuda", "--no-val", "--amp",
-                        "--channels-last", "--resume", "x.pth.tar", "--ft"])
-    assert all(getattr(given, name) for name in SWITCHES)
+    given = build_parser().parse_args(["--sync-bn", "--freeze-bn", "--nesterov", "--no-cuda", "--no-val",
+                                       "--amp", "--channels-last", "--resume", "x.pth.tar", "--ft"])
+    assert all(getattr(given, name) for name in SWITCHES)  # parsed only: parse_args rejects this mix
     assert parse_args(["--channels-last", "--no-channels-last"]).channels_last is False
 
 
@@ -83,6 +83,9 @@ def test_derived_defaults_and_checks() -> None:
         parse_args(["--ft"])
     with pytest.raises(UserError, match="--epochs"):
         parse_args(["--epochs", "0"])
+    with pytest.raises(UserError, match="--freeze-bn and --sync-bn exclude each other"):
+        parse_args(["--freeze-bn", "--sync-bn"])
+    assert parse_args(["--freeze-bn"]).freeze_bn and parse_args(["--sync-bn"]).sync_bn
 
 
 def test_loss_flags_build_the_criterion_with_the_methods_defaults() -> None:

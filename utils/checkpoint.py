@@ -14,13 +14,15 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 
 from utils.errors import CheckpointError
 
 CHECKPOINT_FORMAT = "cacl-net/1"
+DDP_PREFIX = "module."
+PROJECTION_PREFIX = "projection"  # the training-only contrastive heads (projection_t, projection_a)
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
@@ -65,19 +67,32 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     return state
 
 
-def strip_ddp_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Remove the ``module.`` prefix DistributedDataParallel adds to parameter names."""
-    return {k.removeprefix("module."): v for k, v in state_dict.items()}
+def strip_prefixes(state_dict: Mapping[str, torch.Tensor], prefixes: tuple[str, ...] = (DDP_PREFIX,)
+                   ) -> dict[str, torch.Tensor]:
+    """``state_dict`` with ``prefixes`` removed from each name, in order (by default the ``module.``
+    prefix DistributedDataParallel adds)."""
+    stripped = {}
+    for key, value in state_dict.items():
+        for prefix in prefixes:
+            key = key.removeprefix(prefix)
+        stripped[key] = value
+    return stripped
 
 
-def load_model_weights(model: torch.nn.Module, state: dict[str, Any], path: str | os.PathLike) -> None:
+def load_model_weights(model: torch.nn.Module, state: dict[str, Any], path: str | os.PathLike,
+                       keep_fresh_projection: bool = False) -> None:
     """Load ``state['state_dict']`` into ``model`` strictly; a mismatch names the file and the keys.
 
-    Projection heads are training-only, so their weights are ignored when ``model`` has none.
+    Projection heads are training-only, so their weights are ignored when ``model`` has none. With
+    ``keep_fresh_projection`` (fine-tuning, ``train.py --ft``) the model keeps its own, freshly
+    initialised projection heads when the checkpoint has none or heads of another shape (e.g. another
+    ``--embed-dim``).
     """
-    weights = strip_ddp_prefix(state["state_dict"])
+    weights = strip_prefixes(state["state_dict"])
     own = model.state_dict()
-    weights = {k: v for k, v in weights.items() if k in own or not k.startswith("projection")}
+    weights = {k: v for k, v in weights.items() if k in own or not k.startswith(PROJECTION_PREFIX)}
+    if keep_fresh_projection:
+        weights = _fresh_projection_if_unfit(own, weights)
     missing = sorted(set(own) - set(weights))
     unexpected = sorted(set(weights) - set(own))
     shape_mismatch = sorted(k for k in set(own) & set(weights) if own[k].shape != weights[k].shape)
@@ -88,3 +103,14 @@ def load_model_weights(model: torch.nn.Module, state: dict[str, Any], path: str 
                 parts.append(f"{len(keys)} {label} (e.g. {keys[0]})")
         raise CheckpointError(f"{path}: weights do not fit this architecture: {'; '.join(parts)}")
     model.load_state_dict(weights, strict=True)
+
+
+def _fresh_projection_if_unfit(own: dict[str, torch.Tensor], weights: dict[str, torch.Tensor]
+                               ) -> dict[str, torch.Tensor]:
+    """``weights`` with the model's own projection tensors when the checkpoint's are missing or of
+    another shape (all of them, so no head is half loaded)."""
+    heads = [k for k in own if k.startswith(PROJECTION_PREFIX)]
+    if all(k in weights and weights[k].shape == own[k].shape for k in heads):
+        return weights
+    kept = {k: v for k, v in weights.items() if not k.startswith(PROJECTION_PREFIX)}
+    return {**kept, **{k: own[k] for k in heads}}

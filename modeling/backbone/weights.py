@@ -20,11 +20,12 @@ import torch
 from torch import Tensor
 
 from modeling.backbone.base import Backbone
+from utils.checkpoint import DDP_PREFIX, strip_prefixes
 from utils.errors import UserError
 
 IMAGENET = "imagenet"
 WRAPPER_KEYS = ("state_dict", "model")
-PREFIXES = ("module.", "backbone.")
+PREFIXES = (DDP_PREFIX, "backbone.")  # DataParallel's, then a full model's
 
 
 def read_state_dict(path: str | Path) -> dict[str, Tensor]:
@@ -41,14 +42,7 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
             state = state[key]
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
         raise UserError(f"{path}: not a state dict (expected a mapping of names to tensors)")
-    return {strip_prefixes(k): v for k, v in state.items()}
-
-
-def strip_prefixes(key: str) -> str:
-    """Drop DataParallel's ``module.`` and a full model's ``backbone.`` prefix from a tensor name."""
-    for prefix in PREFIXES:
-        key = key.removeprefix(prefix)
-    return key
+    return strip_prefixes(state, PREFIXES)
 
 
 def load_state_dict(backbone: Backbone, state: Mapping[str, Tensor], source: str) -> int:

@@ -37,8 +37,8 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--embed-dim", type=int, default=model["embed_dim"],
                        help="width of the contrastive projection heads' embeddings")
     group.add_argument("--pretrained", default=None, metavar="PATH",
-                       help="backbone initialisation: 'imagenet' (torchvision's weights, cached "
-                            "locally) or a weights file; none = random")
+                       help="backbone initialisation: 'imagenet' asks torchvision's weights API (needs "
+                            "internet or its cache), or a weights file; none = random")
     group.add_argument("--sync-bn", action="store_true", help="synchronise BatchNorm across GPUs (DDP, CUDA)")
     group.add_argument("--freeze-bn", action="store_true", help="keep BatchNorm statistics and affine fixed")
 
@@ -151,4 +151,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         raise UserError(f"--max-iters must be >= 0, got {args.max_iters}")
     if args.ft and not args.resume:
         raise UserError("--ft needs --resume PATH (the weights to fine-tune)")
+    if args.freeze_bn and args.sync_bn:
+        raise UserError("--freeze-bn and --sync-bn exclude each other: frozen BatchNorm has no batch "
+                        "statistics to synchronise")
     return args
