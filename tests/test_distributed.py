@@ -149,6 +149,40 @@ def test_ddp_two_processes_match_a_single_process(tmp_path: Path) -> None:
         torch.testing.assert_close(rank0[key], single[key], atol=STATE_TOLERANCE, rtol=0, msg=key)
 
 
+def _save_worker(rank: int, world: int, port: int, out: str) -> None:
+    """Rank 1 alone holds an infinite weight; each rank records whether its save() refused."""
+    from datetime import timedelta
+
+    import torch.distributed as dist
+
+    from utils.engine.trainer import Trainer, TrainerConfig, TrainingDiverged
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
+                           timeout=timedelta(seconds=60))
+    model = torch.nn.Linear(2, 1)
+    if rank == 1:
+        with torch.no_grad():
+            model.weight.fill_(float("inf"))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    trainer = Trainer(model, None, optimizer, None, [], TrainerConfig(epochs=1), torch.device("cpu"),
+                      run_dir=Path(out) if rank == 0 else None, dist_info=DistInfo(rank, rank, world))
+    try:
+        trainer.save(0, None)
+        outcome = "saved"
+    except TrainingDiverged:
+        outcome = "refused"
+    (Path(out) / f"rank{rank}.txt").write_text(outcome)
+    dist.destroy_process_group()
+
+
+def test_a_non_finite_model_on_one_rank_stops_every_rank(tmp_path: Path) -> None:
+    """The finiteness check before saving is a collective: no rank goes on (and hangs in the next
+    collective) while another stops."""
+    mp.spawn(_save_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    assert [(tmp_path / f"rank{r}.txt").read_text() for r in range(2)] == ["refused", "refused"]
+    assert not list(tmp_path.glob("*.pth.tar"))
+
+
 def _initial_weights() -> dict[str, torch.Tensor]:
     from modeling import build_model
     from modeling.utils import freeze_bn

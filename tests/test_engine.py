@@ -154,6 +154,24 @@ def test_amp_uses_bfloat16_on_cpu_and_channels_last_runs(tmp_path: Path,
     assert load_checkpoint(run_dir / "checkpoint.pth.tar")["scaler"] is None
 
 
+def test_amp_validates_in_full_precision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training forwards run under bfloat16 autocast, validation forwards do not (bf16 would quantise
+    the probabilities the evaluator ranks)."""
+    seen_autocast: list[tuple[bool, bool]] = []
+    build = train.build_trainer
+
+    def recording_trainer(*args):
+        trainer = build(*args)
+        trainer.module.register_forward_pre_hook(
+            lambda module, inputs: seen_autocast.append((module.training, torch.is_autocast_enabled("cpu"))))
+        return trainer
+
+    monkeypatch.setattr(train, "build_trainer", recording_trainer)
+    _run(tmp_path, "--epochs", "1", "--amp")
+    assert (True, True) in seen_autocast and (False, False) in seen_autocast
+    assert (False, True) not in seen_autocast
+
+
 def _event_tags(folder: Path) -> set[str]:
     """Scalar and image tags in a TensorBoard event file (TFRecord framing, Event protos)."""
     from tensorboardX.proto.event_pb2 import Event

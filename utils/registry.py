@@ -38,10 +38,13 @@ class Registry(Generic[T]):
         return self._items[name]
 
     def names(self) -> list[str]:
+        """Every registered name, sorted (for --help and error messages)."""
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
+        """Whether ``name`` is registered."""
         return name in self._items
 
     def __iter__(self) -> Iterator[str]:
+        """The registered names, sorted."""
         return iter(self.names())

@@ -23,11 +23,13 @@ class RunningMean:
         self._counts: dict[str, int] = defaultdict(int)
 
     def update(self, values: Mapping[str, float]) -> None:
+        """Add one observation of each named value."""
         for key, value in values.items():
             self._sums[key] += float(value)
             self._counts[key] += 1
 
     def means(self) -> dict[str, float]:
+        """The mean of each name over its observations."""
         return {key: self._sums[key] / self._counts[key] for key in self._sums}
 
 
@@ -61,12 +63,14 @@ class TensorBoard:
             self.writer.add_image(tag, image, step, dataformats="CHW")
 
     def close(self) -> None:
+        """Flush and close the event file (no-op off rank 0)."""
         if self.writer is not None:
             self.writer.close()
 
 
-def format_table(title: str, values: Mapping[str, Any]) -> str:
-    """A two-column text table of named values (floats at 4 decimals)."""
+def format_kv_table(title: str, values: Mapping[str, Any]) -> str:
+    """A titled two-column text table of named values (floats at 4 decimals), for training logs; the
+    metric tables of test.py are :func:`utils.evaluation.report.format_table`."""
     width = max((len(key) for key in values), default=0)
     lines = [title, "-" * max(len(title), width + 12)]
     for key, value in values.items():
@@ -88,7 +92,7 @@ def format_summary(run_dir: Path, best_epoch: int | None, best_metric: float | N
         rows[f"best {metric_name}"] = best_metric
         rows["best checkpoint"] = str(run_dir / BEST_CHECKPOINT)
     rows["last checkpoint"] = str(run_dir / LAST_CHECKPOINT)
-    summary = format_table("training summary", rows)
+    summary = format_kv_table("training summary", rows)
     if last_metrics:
-        summary += "\n\n" + format_table("last validation", last_metrics)
+        summary += "\n\n" + format_kv_table("last validation", last_metrics)
     return summary

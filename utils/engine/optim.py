@@ -84,11 +84,14 @@ class WarmupLR:
         self._apply()
 
     def get_last_lr(self) -> list[float]:
+        """The current learning rate of each parameter group (backbone first), as set by the last step."""
         return [group["lr"] for group in self.optimizer.param_groups]
 
     def state_dict(self) -> dict[str, int]:
+        """The schedule's position for a checkpoint (the rates follow from it)."""
         return {"iteration": self.iteration}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
+        """Jump to a checkpoint's position and set the groups' rates for it."""
         self.iteration = int(state["iteration"])
         self._apply()

@@ -20,12 +20,13 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from utils.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
+from utils.device import autocast_dtype
 from utils.engine.distributed import DistInfo, all_gather_object, all_reduce, reduce_dict
 from utils.engine.logging import (
     RunningMean,
     TensorBoard,
     format_summary,
-    format_table,
+    format_kv_table,
     progress_bar,
     short_terms,
 )
@@ -111,6 +112,7 @@ class Trainer:
         self.optimizer.step()
 
     def scaler_state(self) -> dict[str, Any] | None:
+        """The loss scaler's state for the checkpoint (None: full precision has no scaler)."""
         return None
 
     def load_scaler_state(self, state: dict[str, Any] | None) -> None:
@@ -194,7 +196,11 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Score the validation set (each image on exactly one rank, merged) and log F1/AUC/IoU."""
+        """Score the validation set (each image on exactly one rank, merged) and log F1/AUC/IoU.
+
+        Runs in full precision even under :class:`AMPTrainer`: AUC and threshold-free scores need
+        probabilities finer than bfloat16's 8-bit mantissa.
+        """
         if self.val_loader is None or self.evaluator is None:
             return {}
         self.model.eval()
@@ -202,8 +208,7 @@ class Trainer:
         grid = None
         for batch in tqdm(self.val_loader, desc="validate", disable=not self.dist.is_main, leave=False):
             image, mask = self._inputs(batch)
-            with self.autocast():
-                outputs = self.module(image)
+            outputs = self.module(image)  # full precision: bf16 would quantise the probabilities
             prob = outputs["mask"].float().sigmoid()
             self.evaluator.process(prob, mask)
             if grid is None and self.dist.is_main:
@@ -217,7 +222,7 @@ class Trainer:
         if grid is not None:
             self.tensorboard.image("val/input_gt_pred_contour", grid, self.state.epoch)
         if self.dist.is_main:
-            tqdm.write(format_table(f"validation after epoch {self.state.epoch}", metrics))
+            tqdm.write(format_kv_table(f"validation after epoch {self.state.epoch}", metrics))
         return metrics
 
     def _inputs(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -239,11 +244,13 @@ class Trainer:
         """
         is_best = metrics is not None and self._record_validation(epoch, metrics)
         rng = all_gather_object(capture_rng())  # collective: every rank takes part
+        finite = torch.tensor([float(is_finite_model(self.module))], device=self.device)
+        if all_reduce(finite, "min").item() != 1.0:  # collective: every rank raises together
+            last_good = f" (last good checkpoint: {self.run_dir / LAST_CHECKPOINT})" if self.run_dir else ""
+            raise TrainingDiverged(f"the model is non-finite after epoch {epoch + 1}; "
+                                   f"not saving it{last_good}")
         if not self.dist.is_main or self.run_dir is None:
             return
-        if not is_finite_model(self.module):
-            raise TrainingDiverged(f"the model is non-finite after epoch {epoch + 1}; not saving it "
-                                   f"(last good checkpoint: {self.run_dir / LAST_CHECKPOINT})")
         state = self.checkpoint_state(rng)
         save_checkpoint(state, self.run_dir / LAST_CHECKPOINT)
         if is_best:
@@ -307,7 +314,7 @@ class AMPTrainer(Trainer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         on_cuda = self.device.type == "cuda"
-        self.dtype = torch.float16 if on_cuda else torch.bfloat16
+        self.dtype = autocast_dtype(self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=on_cuda)
 
     def autocast(self) -> ContextManager:
@@ -319,6 +326,7 @@ class AMPTrainer(Trainer):
         self.scaler.update()
 
     def scaler_state(self) -> dict[str, Any] | None:
+        """The GradScaler's state on CUDA; None with bfloat16, which needs no scaler."""
         return self.scaler.state_dict() if self.scaler.is_enabled() else None
 
     def load_scaler_state(self, state: dict[str, Any] | None) -> None:
