@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
@@ -18,11 +19,13 @@ from dataloaders.audit import MISMATCH_POLICIES, audit_records
 from dataloaders.datasets import DATASETS, GENERATORS
 from dataloaders.datasets.folder import read_pair_list
 from dataloaders.pair_dataset import PairDataset
+from dataloaders.records import Record
 from dataloaders.splits import SPLITS, split_records, write_split_lists
 from dataloaders.samplers import EpochSampler, ShardSampler
 from dataloaders.synthetic import SyntheticDataset
 from dataloaders.transforms.presets import transform_for
 from mypath import DATASET_FOLDERS, Path
+from utils.dist import get_rank, get_world_size
 from utils.errors import UserError
 
 __all__ = ["add_data_args", "build_dataset", "make_data_loader", "write_split_lists", "dataset_root"]
@@ -37,13 +40,16 @@ def add_data_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group.add_argument("--val-dataset", default=None, help="validate on another dataset (all of it)")
     group.add_argument("--val-list", default=None,
                        help="validate on this pair list, all of it (relative paths from --data-root)")
-    group.add_argument("--split-seed", type=int, default=0, help="seed of the splits and synthetic data")
-    group.add_argument("--val-fraction", type=float, default=0.1)
+    group.add_argument("--split-seed", type=int, default=0,
+                       help="seed of the train/val/test split and of the synthetic data")
+    group.add_argument("--val-fraction", type=float, default=0.1,
+                       help="share of --dataset's records held out for validation")
     group.add_argument("--test-fraction", type=float, default=0.1, help="1.0 = evaluate the whole set")
     group.add_argument("--base-size", type=int, default=256, help="eval resize (square); 0 = original")
     group.add_argument("--crop-size", type=int, default=256, help="train crop (and synthetic image) side")
     group.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
-    group.add_argument("--batch-size", type=int, default=8)
+    group.add_argument("--batch-size", type=int, default=8,
+                       help="train batch (over all processes under DDP)")
     group.add_argument("--test-batch-size", type=int, default=None,
                        help="val/test batch (default: --batch-size)")
     group.add_argument("--include-authentic", action=argparse.BooleanOptionalAction, default=None,
@@ -89,7 +95,8 @@ def build_dataset(args: argparse.Namespace, split: str, name: str | None = None)
     """The ``split`` of dataset ``name`` (default ``--dataset``; ``--val-dataset`` for val).
 
     A dataset other than ``--dataset`` is used whole (cross-dataset evaluation); otherwise the records
-    are split by ``--split-seed`` and the fractions. Records are audited (``--skip-bad``,
+    are split by ``--split-seed`` and the fractions, after removing the ``--val-list`` images (which
+    form the val split when given). Records are audited (``--skip-bad``,
     ``--mask-mismatch``) before the dataset is built.
     """
     if split not in SPLITS:
@@ -104,8 +111,18 @@ def build_dataset(args: argparse.Namespace, split: str, name: str | None = None)
     if name in GENERATORS:
         return GENERATORS.get(name)(args, split, records, include_authentic)
     if name == args.dataset:
-        records = split_records(records, split, args.split_seed, args.val_fraction, args.test_fraction)
+        records = split_records(_without_val_list(records, args), split, args.split_seed, args.val_fraction,
+                                args.test_fraction)
     return _pair_dataset(args, records, split, root)
+
+
+def _without_val_list(records: list[Record], args: argparse.Namespace) -> list[Record]:
+    """``records`` less the images of ``--val-list`` (if given), so train and test never hold a
+    validation image."""
+    if not getattr(args, "val_list", None):
+        return records
+    held_out = {os.path.realpath(r.image) for r in read_pair_list(args.val_list, args.data_root or None)}
+    return [r for r in records if os.path.realpath(r.image) not in held_out]
 
 
 def _val_list_dataset(args: argparse.Namespace) -> Dataset:
@@ -122,19 +139,18 @@ def _pair_dataset(args: argparse.Namespace, records: list, split: str, root: str
     return PairDataset(records, transform_for(args, split), root, args.mask_mismatch == "resize", split)
 
 
-def _sampler(dataset: Dataset, split: str, distributed: bool) -> torch.utils.data.Sampler | None:
+def _sampler(dataset: Dataset, split: str, distributed: bool, seed: int) -> torch.utils.data.Sampler | None:
     """EpochSampler for synthetic training (fresh images per epoch); when distributed, a shuffling
-    DistributedSampler for training and a non-padding ShardSampler for evaluation (each image counted
-    once); else None (the DataLoader shuffles train itself)."""
-    world, rank = 1, 0
-    if distributed:
-        world, rank = torch.distributed.get_world_size(), torch.distributed.get_rank()
+    DistributedSampler for training (seeded by ``seed``, the same on every rank) and a non-padding
+    ShardSampler for evaluation (each image counted once); else None (the DataLoader shuffles train
+    itself)."""
+    world, rank = (get_world_size(), get_rank()) if distributed else (1, 0)
     if isinstance(dataset, SyntheticDataset) and split == "train":
         return EpochSampler(len(dataset), world, rank)
     if not distributed:
         return None
     if split == "train":
-        return DistributedSampler(dataset, shuffle=True)
+        return DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
     return ShardSampler(len(dataset), world, rank)
 
 
@@ -146,7 +162,7 @@ def make_data_loader(args: argparse.Namespace, split: str, name: str | None = No
         raise UserError(f"the {split} split of '{_dataset_name(args, split, name)}' is empty "
                         "(check --val-fraction/--test-fraction and --include-authentic)")
     train = split == "train"
-    sampler = _sampler(dataset, split, distributed)
+    sampler = _sampler(dataset, split, distributed, getattr(args, "seed", 0))
     batch_size = args.batch_size if train else (args.test_batch_size or args.batch_size)
     return DataLoader(dataset, batch_size=batch_size,
                       shuffle=train and sampler is None, sampler=sampler, num_workers=args.workers,

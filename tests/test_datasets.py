@@ -190,11 +190,12 @@ def test_folder_layout_matches_masks_by_stem(tmp_path, capsys):
 
 def test_text_and_json_lists(tmp_path):
     _folder_tree(tmp_path)
-    (tmp_path / "pairs.txt").write_text("# my split\nTp/a.png Gt/a_gt.png\nAu/x.jpg -\nTp/b.png None\n\n")
+    (tmp_path / "pairs.txt").write_text("# my split\nTp/a.png Gt/a_gt.png\nAu/x.jpg -\nTp/b.png None\n\n"
+                                        "  # indented comment\nTp/#1.png Gt/#1_gt.png\n")
     records = DATASETS.get("list")("", _args("--list", str(tmp_path / "pairs.txt")))
     assert [(r.image, r.mask) for r in records] == [
         (str(tmp_path / "Tp/a.png"), str(tmp_path / "Gt/a_gt.png")), (str(tmp_path / "Au/x.jpg"), None),
-        (str(tmp_path / "Tp/b.png"), None)]
+        (str(tmp_path / "Tp/b.png"), None), (str(tmp_path / "Tp/#1.png"), str(tmp_path / "Gt/#1_gt.png"))]
     (tmp_path / "pairs.json").write_text(json.dumps([["Tp/c.png", "Gt/c.png"], ["Au/x.jpg", "Negative"]]))
     records = DATASETS.get("list")("", _args("--list", str(tmp_path / "pairs.json")))
     assert [r.tampered for r in records] == [True, False]
@@ -255,6 +256,23 @@ def test_loader_samples_and_split_list_roundtrip(tmp_path):
         for r in loader.dataset.records]
 
 
+def test_distributed_train_shuffle_follows_the_run_seed(tmp_path):
+    """Under DDP the training DistributedSampler is seeded by --seed (the same on every rank), not by
+    torch's default 0."""
+    import torch.distributed as dist
+
+    _folder_tree(tmp_path)
+    args = _args("--dataset", "folder", "--data-root", str(tmp_path), "--val-fraction", "0",
+                 "--test-fraction", "0", "--batch-size", "1")
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        args.seed = 5
+        sampler = make_data_loader(args, "train", distributed=True).sampler
+    finally:
+        dist.destroy_process_group()
+    assert sampler.seed == 5 and sorted(sampler) == [0, 1, 2]
+
+
 def test_authentic_images_default_off_for_train_on_for_eval(tmp_path):
     _folder_tree(tmp_path)
     flags = ("--dataset", "folder", "--data-root", str(tmp_path), "--val-fraction", "0",
@@ -281,3 +299,17 @@ def test_val_list_is_a_fixed_validation_split_used_whole(tmp_path):
                  "--val-list", str(tmp_path / "val.txt"), "--val-fraction", "0", "--test-fraction", "0")
     assert [Path(r.image).name for r in build_dataset(args, "train").records] == ["a.png"]
     assert [Path(r.image).name for r in build_dataset(args, "val").records] == ["b.png", "x.jpg"]
+
+
+def test_val_list_images_leave_the_train_and_test_splits_of_a_registered_dataset(tmp_path):
+    _folder_tree(tmp_path)
+    (tmp_path / "val.txt").write_text("Tp/b.png Gt/b_mask.png\nAu/x.jpg -\n")
+    flags = ("--dataset", "folder", "--data-root", str(tmp_path), "--include-authentic")
+    whole = _args(*flags, "--val-fraction", "0", "--test-fraction", "0")
+    assert {Path(r.image).name for r in build_dataset(whole, "train").records} == {"a.png", "b.png", "c.png",
+                                                                                   "x.jpg"}
+    with_val = _args(*flags, "--val-list", str(tmp_path / "val.txt"))
+    splits = {split: {Path(r.image).name for r in build_dataset(with_val, split).records}
+              for split in ("train", "val", "test")}
+    assert splits["val"] == {"b.png", "x.jpg"}
+    assert splits["train"] | splits["test"] == {"a.png", "c.png"} and not splits["train"] & splits["test"]

@@ -4,17 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from utils.errors import DataError, UserError
+from utils.errors import DataError
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".gif", ".webp"}
-
-
-def require_dir(path: str | Path, what: str) -> Path:
-    """``path`` as a Path; a UserError naming ``what`` if it is not a folder."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise UserError(f"{folder}: {what} folder not found")
-    return folder
 
 
 def list_images(folder: str | Path) -> list[Path]:

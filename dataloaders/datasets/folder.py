@@ -6,16 +6,17 @@
     DIR/Gt/<stem>[_gt|_mask].<ext>   their masks (white = tampered; >= 128 after grey conversion)
     DIR/Au/*                 optional authentic images
 
-``--dataset list --list FILE``: one ``image mask`` pair per line (``-`` or ``None`` = authentic; ``#``
-starts a comment; the image path may contain spaces, the mask path may not), or a JSON file
-``[[image, mask_or_"Negative"], ...]`` (IMDL-BenCo style). Relative paths are taken from ``--data-root``
-when given, else from the list file's folder.
+``--dataset list --list FILE``: one ``image mask`` pair per line (``-`` or ``None`` = authentic; a line
+starting with ``#`` is a comment, a ``#`` inside a path is part of the path; the image path may contain
+spaces, the mask path may not), or a JSON file ``[[image, mask_or_"Negative"], ...]`` (IMDL-BenCo style).
+Relative paths are taken from ``--data-root`` when given, else from the list file's folder.
 """
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
+from typing import Sequence
 
 from dataloaders.datasets.common import list_images, report_unmatched
 from dataloaders.datasets.registry import DATASETS
@@ -26,6 +27,15 @@ MASK_SUFFIXES = ("_gt", "_mask", "")
 AUTHENTIC_MARKS = {"-", "none", "negative"}
 
 
+def match_masks(images: Sequence[Path], gt_dir: Path) -> list[str | None]:
+    """The mask in ``gt_dir`` of each image, matched by stem with or without ``_gt``/``_mask`` (None when
+    there is none); shared by ``--dataset folder`` and ``test.py --gt-path``."""
+    masks = {p.stem: p for p in list_images(gt_dir)}
+    found = (next((masks[image.stem + s] for s in MASK_SUFFIXES if image.stem + s in masks), None)
+             for image in images)
+    return [None if mask is None else str(mask) for mask in found]
+
+
 @DATASETS.register("folder")
 def list_folder(root: str, args: argparse.Namespace | None = None) -> list[Record]:
     """``Tp`` images matched to ``Gt`` masks by stem (with or without ``_gt``/``_mask``), plus ``Au``."""
@@ -34,14 +44,12 @@ def list_folder(root: str, args: argparse.Namespace | None = None) -> list[Recor
     authentic = list_images(base / "Au")
     if not tampered and not authentic:
         raise DataError(f"{base}: no images in Tp/ or Au/ (folder layout: Tp/, Gt/, optional Au/)")
-    masks = {p.stem: p for p in list_images(base / "Gt")}
     records, unmatched = [], []
-    for image in tampered:
-        mask = next((masks[image.stem + s] for s in MASK_SUFFIXES if image.stem + s in masks), None)
+    for image, mask in zip(tampered, match_masks(tampered, base / "Gt")):
         if mask is None:
             unmatched.append((str(image), "no mask in Gt/ with this stem"))
         else:
-            records.append(Record(str(image), str(mask)))
+            records.append(Record(str(image), mask))
     report_unmatched("folder", len(records), unmatched)
     return records + [Record(str(p), None) for p in authentic]
 
@@ -59,8 +67,8 @@ def _mask_or_none(value: str | None, base: Path) -> str | None:
 def _text_pairs(text: str, source: Path) -> list[tuple[str, str | None]]:
     pairs = []
     for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
+        line = raw.strip()
+        if not line or line.startswith("#"):
             continue
         fields = line.split("\t") if "\t" in line else line.rsplit(None, 1)
         if len(fields) != 2:
