@@ -17,8 +17,17 @@ import torch
 from PIL import Image
 
 from dataloaders import add_data_args
+from utils.checkpoint import load_checkpoint
+from utils.engine.distributed import DistInfo, resolve_device
 from utils.errors import UserError, run_cli
-from utils.evaluation.inputs import EvalDataset, EvalSource, resolve_inputs
+from utils.evaluation.inputs import (
+    SPLIT_FLAGS,
+    EvalDataset,
+    EvalSource,
+    inherit_split_flags,
+    names_a_dataset,
+    resolve_inputs,
+)
 from utils.evaluation.report import format_table, plot_curves, robust_table, write_json, write_per_image_csv
 from utils.evaluation.runner import run_pass
 from utils.inference import load_model
@@ -37,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ckpt", required=True, help="checkpoint written by train.py")
     parser.add_argument("--out-dir", default="test_output", help="tables, metrics.json, CSV, plots")
     parser.add_argument("--save-dir", default=None, help="also write prob/mask/overlay PNGs here")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
     parser.add_argument("--amp", action="store_true", help="mixed precision (fp16 on CUDA, bf16 on CPU)")
     parser.add_argument("--resize", type=int, default=0, help="run at RESIZE² and resize back (0 = native)")
     parser.add_argument("--tile", type=int, default=1024,
@@ -49,7 +58,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--inverse-f1", action="store_true", help="also report the 'inverse' F1 (labelled)")
     parser.add_argument("--robust", nargs="+", default=None, help="perturbations, e.g. jpeg:50,70 blur:3,5")
     add_data_args(parser)
-    return parser.parse_args(argv)
+    defaults = {name: parser.get_default(name) for name in SPLIT_FLAGS}
+    parser.set_defaults(**dict.fromkeys(SPLIT_FLAGS))  # None = not given: taken from the checkpoint's run
+    args = check_args(parser.parse_args(argv))
+    args.split_defaults = defaults
+    return args
+
+
+def inherit_split(args: argparse.Namespace) -> None:
+    """For a dataset name, rebuild the training run's split: unset split flags come from the checkpoint."""
+    saved = (load_checkpoint(args.ckpt).get("args") or {}) if names_a_dataset(args.in_path) else {}
+    taken = inherit_split_flags(args, args.split_defaults, saved)
+    if taken:
+        print("split flags from the checkpoint's training run: "
+              + ", ".join(f"--{name.replace('_', '-')} {getattr(args, name)}" for name in taken))
+
+
+def check_args(args: argparse.Namespace) -> argparse.Namespace:
+    """Reject settings the device, tiling and resizing cannot honour, with one line each; ``--device auto``
+    becomes the concrete device."""
+    args.device = str(resolve_device(args.device, False, [], DistInfo()))
+    if args.tile < 1:
+        raise UserError(f"--tile {args.tile}: must be a positive tile side in pixels")
+    if args.resize < 0:
+        raise UserError(f"--resize {args.resize}: must be 0 (native resolution) or a positive side")
+    return args
 
 
 def evaluate(model: torch.nn.Module, source: EvalSource, args: argparse.Namespace,
@@ -79,8 +112,10 @@ def report(evaluator: PixelEvaluator, out_dir: Path) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Parse the flags, load the checkpoint, predict every input, and report (and save) the results."""
     args = parse_args(argv)
     perturbations = parse_perturbations(args.robust) if args.robust else []
+    inherit_split(args)
     source = resolve_inputs(args)
     if perturbations and not source.has_gt:
         raise UserError("--robust needs ground truth (a dataset, a list, a Tp/Gt folder or --gt-path)")

@@ -103,6 +103,25 @@ def test_dataset_name_with_split(data, tmp_path, capsys):
     assert json.loads((tmp_path / "metrics.json").read_text())["count/images"] >= 2
 
 
+def test_dataset_split_flags_default_to_the_training_runs(data, tmp_path, capsys):
+    """--in-path <dataset> --split test rebuilds the split the checkpoint was trained with: unset split
+    flags come from its saved args (and are printed), given ones win."""
+    state = torch.load(data / "model.pth", weights_only=True)
+    trained = {"dataset": "synthetic", "split_seed": 3, "val_fraction": 0.1, "test_fraction": 0.25,
+               "synthetic_size": 16, "crop_size": 40}
+    save_checkpoint({**state, "args": trained}, tmp_path / "run.pth")
+    base = ["--in-path", "synthetic", "--split", "test", "--ckpt", str(tmp_path / "run.pth"), *FAST]
+    code, out, err = run([*base, "--out-dir", str(tmp_path / "a")], capsys)
+    assert code == 0, err
+    assert ("split flags from the checkpoint's training run: --split-seed 3, --val-fraction 0.1, "
+            "--test-fraction 0.25, --synthetic-size 16, --crop-size 40") in out
+    assert json.loads((tmp_path / "a" / "metrics.json").read_text())["count/images"] == 4  # 16 * 0.25
+    code, out, err = run([*base, "--test-fraction", "0.5", "--out-dir", str(tmp_path / "b")], capsys)
+    assert code == 0, err
+    assert "--test-fraction" not in out and "--synthetic-size 16" in out
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["count/images"] == 8
+
+
 def _bad_inputs(data: Path, tmp: Path) -> dict[str, tuple[list[str], str]]:
     """name → (extra argv, expected fragment of the one-line error)."""
     empty = tmp / "empty"
@@ -135,10 +154,16 @@ def _bad_inputs(data: Path, tmp: Path) -> dict[str, tuple[list[str], str]]:
         "foreign ckpt": (["--in-path", str(data / "set"), "--ckpt", str(foreign)], "not a CaCL-Net checkpoint"),
         "other architecture": (["--in-path", str(data / "set"), "--ckpt", str(other)], "do not fit"),
         "bad robust list": (["--in-path", str(data / "set"), "--ckpt", ckpt, "--robust", "jpg:5"], "did you mean"),
+        "zero tile": (["--in-path", str(data / "set"), "--ckpt", ckpt, "--tile", "0"], "--tile 0: must be"),
+        "negative resize": (["--in-path", str(data / "set"), "--ckpt", ckpt, "--resize", "-1"],
+                            "--resize -1"),
+        "no CUDA": (["--in-path", str(data / "set"), "--ckpt", ckpt, "--device", "cuda"],
+                    "CUDA is not available"),
     }
 
 
-def test_bad_inputs_give_one_line_and_exit_2(data, tmp_path, capsys):
+def test_bad_inputs_give_one_line_and_exit_2(data, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # "no CUDA" holds on a GPU machine too
     for name, (argv, fragment) in _bad_inputs(data, tmp_path).items():
         code, _, err = run([*argv, "--out-dir", str(tmp_path / "out"), *FAST], capsys)
         assert code == 2, name

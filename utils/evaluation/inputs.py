@@ -10,7 +10,7 @@ import argparse
 import glob
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -20,16 +20,16 @@ from dataloaders import build_dataset
 from dataloaders.audit import audit_records
 from dataloaders.datasets import DATASETS
 from dataloaders.datasets.common import IMAGE_EXTENSIONS, list_images
-from dataloaders.datasets.folder import MASK_SUFFIXES, list_folder, read_pair_list
+from dataloaders.datasets.folder import list_folder, match_masks, read_pair_list
 from dataloaders.io import read_image
-from dataloaders.mask_formats import load_mask
+from dataloaders.pair_dataset import load_pair
 from dataloaders.records import Record
 from dataloaders.synthetic import SyntheticDataset
-from dataloaders.transforms.joint import resize_mask
 from utils.errors import DataError, UserError
 
 LIST_SUFFIXES = {".txt", ".json", ".lst"}
 MAX_LISTED = 10
+SPLIT_FLAGS = ("split_seed", "val_fraction", "test_fraction", "synthetic_size", "crop_size")  # define a split
 
 
 @dataclass
@@ -75,20 +75,11 @@ class EvalDataset(Dataset):
             sample = self.source.synthetic.generate(index)
             return f"synthetic_{index:06d}_{sample.kind}", Image.fromarray(sample.image), sample.mask
         record = self.source.records[index]
-        image = read_image(record.image)
         root = self.source.root
         name = str(Path(record.image).relative_to(root)) if root else Path(record.image).name
         if not self.source.has_gt:
-            return name, image, None
-        mask = load_mask(record)
-        size = (image.height, image.width)
-        if mask is None:
-            return name, image, np.zeros(size, dtype=bool)
-        if mask.shape != size:
-            if self.mask_mismatch != "resize":
-                raise DataError(f"{record.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but image "
-                                f"{record.image} is {size[1]}x{size[0]} (use --mask-mismatch resize or skip)")
-            mask = resize_mask(mask, size)
+            return name, read_image(record.image), None
+        image, mask = load_pair(record, self.mask_mismatch == "resize")
         return name, image, mask
 
 
@@ -104,9 +95,7 @@ def _pair_with_masks(images: list[Path], gt_path: str | None) -> EvalSource:
     gt_dir = Path(gt_path)
     if not gt_dir.is_dir():
         raise UserError(f"{gt_dir}: --gt-path must be a mask folder when --in-path holds several images")
-    masks = {p.stem: p for p in list_images(gt_dir)}
-    found = [next((str(masks[p.stem + s]) for s in MASK_SUFFIXES if p.stem + s in masks), "") for p in images]
-    records = [Record(str(p), mask) for p, mask in zip(images, found)]
+    records = [Record(str(p), mask) for p, mask in zip(images, match_masks(images, gt_dir))]
     missing = [r.image for r in records if not r.mask]
     if missing:
         raise DataError(f"{gt_dir}: {len(images)} image(s) but {len(images) - len(missing)} matching "
@@ -138,6 +127,29 @@ def _from_dataset(name: str, args: argparse.Namespace) -> EvalSource:
     return EvalSource(list(dataset.records), has_gt=True, root=dataset.root)
 
 
+def names_a_dataset(in_path: str) -> bool:
+    """Whether ``--in-path`` is a registered dataset name (and not an existing file or folder)."""
+    return in_path in DATASETS and not Path(in_path).exists()
+
+
+def inherit_split_flags(args: argparse.Namespace, defaults: dict[str, Any],
+                        saved: dict[str, Any]) -> list[str]:
+    """Fill the :data:`SPLIT_FLAGS` the user left unset (None) so ``--split`` rebuilds the training run's
+    split: from ``saved`` (the checkpoint's ``args``) when it trained on the same ``--in-path`` dataset,
+    else from ``defaults``. Returns the flags taken from ``saved``."""
+    same_dataset = names_a_dataset(args.in_path) and saved.get("dataset") == args.in_path
+    taken = []
+    for name in SPLIT_FLAGS:
+        if getattr(args, name) is not None:
+            continue
+        if same_dataset and saved.get(name) is not None:
+            setattr(args, name, saved[name])
+            taken.append(name)
+        else:
+            setattr(args, name, defaults[name])
+    return taken
+
+
 def resolve_inputs(args: argparse.Namespace) -> EvalSource:
     """Resolve ``args.in_path`` (+ ``gt_path``, ``split``) into an :class:`EvalSource` or a one-line error."""
     path, gt = Path(args.in_path), args.gt_path
@@ -152,7 +164,7 @@ def resolve_inputs(args: argparse.Namespace) -> EvalSource:
         if not matches:
             raise UserError(f"{args.in_path}: the pattern matches no image")
         source = _pair_with_masks(matches, gt)
-    elif args.in_path in DATASETS:
+    elif names_a_dataset(args.in_path):
         return _from_dataset(args.in_path, args)
     else:
         raise UserError(f"{args.in_path}: no such file, folder or glob match, and not a dataset "
