@@ -12,9 +12,22 @@ from sklearn import metrics as skm
 
 from utils.metrics import PixelEvaluator, summarize
 from utils.metrics.functional import histogram_auc
-from utils.metrics.ranking import Buffers, histogram, ranking_stats, score_keys, sort_pixels, sorted_ranking
+from utils.metrics.ranking import (
+    Buffers,
+    bin_edge_keys,
+    ranking_stats,
+    score_keys,
+    sort_pixels,
+    sorted_histogram,
+    sorted_ranking,
+)
 
 TOL = 1e-6
+
+
+def histogram(prob: torch.Tensor, gt: torch.Tensor, bins: int) -> torch.Tensor:
+    """(2, bins) class counts of 1-D scores the way PixelEvaluator bins an image (sorted keys, edge keys)."""
+    return sorted_histogram(sort_pixels(score_keys(prob, gt)), bin_edge_keys(bins))
 
 
 def random_batch(seed: int, n: int = 6, size: int = 24, ties: bool = False):

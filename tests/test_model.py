@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from modeling import build_model
+from modeling.aspp import ImagePooling
 from modeling.backbone import BACKBONES, OUTPUT_STRIDES
 from modeling.utils import FrozenBatchNorm2d, convert_sync_bn, freeze_bn, param_groups
 from utils.errors import UserError
@@ -87,8 +88,13 @@ def test_without_projection_heads_and_any_size() -> None:
 
 def test_batch_of_one_trains() -> None:
     """The image-pooling branch has no batch norm, so batch size 1 works in train mode."""
+    torch.manual_seed(0)
     model = build_model("mobilenet").train()
     model(torch.randn(1, 3, 64, 64))["mask"].sum().backward()
+    (pool,) = [m for m in model.modules() if isinstance(m, ImagePooling)]
+    for name, parameter in pool.named_parameters():
+        assert parameter.grad is not None and torch.isfinite(parameter.grad).all(), name
+        assert parameter.grad.abs().sum() > 0, f"{name}: no gradient reaches the image-pooling branch"
 
 
 def test_bad_arguments_are_user_errors() -> None:

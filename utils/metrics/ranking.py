@@ -78,7 +78,7 @@ def threshold_key(threshold: float) -> torch.Tensor:
 
 
 def bin_edge_keys(bins: int) -> torch.Tensor:
-    """Keys of the lower edges of bins 1..bins-1 of :func:`histogram`'s binning ``floor(p * bins)``
+    """Keys of the lower edges of bins 1..bins-1 of the binning ``floor(p * bins)``
     (float64 product), so sorted scores fall into exactly the bins that binning would give them."""
     k = torch.arange(1, bins, dtype=torch.float64)
     edges = lowest_float32((k / bins).float(), lambda x: x.double() * bins >= k)
@@ -210,9 +210,3 @@ def sorted_histogram(pixels: SortedPixels, edge_keys: torch.Tensor) -> torch.Ten
     total = torch.diff(bounds)
     pos = torch.diff(pixels.pos_before[bounds].long())
     return torch.stack([total - pos, pos])
-
-
-def histogram(prob: torch.Tensor, gt: torch.Tensor, bins: int) -> torch.Tensor:
-    """(2, bins) int64 counts of 1-D scores per class (row 0 authentic, row 1 tampered); a score ``p``
-    falls in bin ``floor(p * bins)`` (1.0 in the last bin)."""
-    return sorted_histogram(sort_pixels(score_keys(prob, gt)), bin_edge_keys(bins))
