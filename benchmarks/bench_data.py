@@ -1,6 +1,6 @@
 """Images/s of the training loader: synthetic and folder datasets, at a crop size, with 0 and 2 workers.
 
-    python benchmarks/bench_data.py [--crop 512] [--batches 12] [--workers 0 2] [--batch-size 8]
+    python -m benchmarks.bench_data [--crop 512] [--batches 12] [--workers 0 2] [--batch-size 8]
 
 The folder dataset is a temporary Tp/Gt tree of 640x480 JPEGs (+ PNG masks) made by the synthetic
 generator. The first batch (worker start-up) is not timed.
@@ -8,7 +8,6 @@ generator. The first batch (worker start-up) is not timed.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,11 +16,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from dataloaders import add_data_args, make_data_loader  # noqa: E402
-from dataloaders.synthetic.photos import PhotoPool, bundled_sources  # noqa: E402
-from dataloaders.synthetic.tamper import generate  # noqa: E402
+from dataloaders import add_data_args, make_data_loader
+from dataloaders.synthetic.photos import PhotoPool, bundled_sources
+from dataloaders.synthetic.tamper import generate
 
 
 def make_folder_dataset(root: Path, count: int, seed: int = 0) -> None:

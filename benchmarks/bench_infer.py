@@ -1,6 +1,6 @@
 """Inference speed per backbone at 512² and peak memory for one large photo with tiling.
 
-    python benchmarks/bench_infer.py --backbones mobilenet resnet --images 4 \
+    python -m benchmarks.bench_infer --backbones mobilenet resnet --images 4 \
         --large 4000x3000 --large-backbone mobilenet --tile 1024
 
 Speed: randomly initialised models (weights do not change the cost), batch 1, after one warm-up,
@@ -20,11 +20,11 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+from modeling import build_model
+from modeling.backbone import BACKBONES
+from utils.inference import predict_batch
 
-from modeling import build_model  # noqa: E402
-from modeling.backbone import BACKBONES  # noqa: E402
-from utils.inference import predict_batch  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]  # the child runs as a module from here
 
 
 def images_per_second(backbone: str, device: torch.device, n: int, size: int, amp: bool) -> float:
@@ -59,8 +59,9 @@ def large_image_child(backbone: str, device: str, height: int, width: int, tile:
 def measure_large(backbone: str, device: str, size: str, tile: int) -> dict:
     """Run :func:`large_image_child` in a fresh interpreter so the RSS is that of this job alone."""
     width, height = (int(v) for v in size.split("x"))
-    cmd = [sys.executable, __file__, "--child", backbone, device, str(height), str(width), str(tile)]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    cmd = [sys.executable, "-m", "benchmarks.bench_infer", "--child", backbone, device, str(height),
+           str(width), str(tile)]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

@@ -13,27 +13,23 @@ which separates the cost of the loss terms from that of the projection heads the
 Memory: peak live bytes of CPU tensors allocated inside the contrastive term (patch labels, sampling,
 InfoNCE and pivot terms), taken from the torch profiler's allocation/free records, at each input size.
 
-    python benchmarks/bench_loss.py [--size 512 --batch 4 --steps 5 --memory-sizes 512 1024]
+    python -m benchmarks.bench_loss [--size 512 --batch 4 --steps 5 --memory-sizes 512 1024]
 """
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from modeling import build_model  # noqa: E402
-from utils.losses import CaCLCriterion  # noqa: E402
-from utils.losses.contrastive import contour_contrastive  # noqa: E402
-from utils.losses.patches import patch_labels  # noqa: E402
+from modeling import build_model
+from utils.losses import CaCLCriterion
+from utils.losses.contrastive import contour_contrastive
+from utils.losses.patches import patch_labels
 
 MIB = 2**20
 

@@ -8,24 +8,20 @@ The scikit-learn loop computes what the evaluator reports per image: precision/r
 trivial all-tampered F1 and the inverse F1. It is slow, so it runs on ``--sklearn-images`` of the images
 and its time is scaled to N (said in the output). Usage:
 
-    python benchmarks/bench_metrics.py --images 500 --size 512 --sklearn-images 25
+    python -m benchmarks.bench_metrics --images 500 --size 512 --sklearn-images 25
 """
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn import metrics as skm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
-
-from utils.metrics import PixelEvaluator  # noqa: E402
-from utils.metrics.functional import scores_from_counts  # noqa: E402
+from utils.metrics import PixelEvaluator
+from utils.metrics.functional import scores_from_counts
 
 
 def make_data(n: int, size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,6 +1,6 @@
 """Samples/s of one full training step (forward, CaCL loss, backward, SGD update) per backbone.
 
-    python benchmarks/bench_train.py [--size 512] [--batch-size 4] [--repeats 3] [--warmup 1]
+    python -m benchmarks.bench_train [--size 512] [--batch-size 4] [--repeats 3] [--warmup 1]
                                      [--backbones resnet mobilenet ...] [--device cpu|cuda] [--amp]
 
 The step is :meth:`utils.engine.trainer.Trainer.step` on a fixed random batch (no data loading), with the
@@ -10,20 +10,16 @@ steps are not timed.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from modeling import build_model  # noqa: E402
-from modeling.backbone import BACKBONES  # noqa: E402
-from modeling.utils import param_groups  # noqa: E402
-from utils.engine.optim import WarmupLR, build_optimizer  # noqa: E402
-from utils.engine.trainer import AMPTrainer, Trainer, TrainerConfig  # noqa: E402
-from utils.losses import CaCLCriterion  # noqa: E402
+from modeling import build_model
+from modeling.backbone import BACKBONES
+from modeling.utils import param_groups
+from utils.engine.optim import WarmupLR, build_optimizer
+from utils.engine.trainer import AMPTrainer, Trainer, TrainerConfig
+from utils.losses import CaCLCriterion
 
 
 def make_trainer(backbone: str, device: torch.device, channels_last: bool, amp: bool) -> Trainer:
