@@ -10,7 +10,7 @@ from PIL import Image
 
 from dataloaders.io import read_image
 
-# Licences are listed in docs/sections/datasets.md: public domain, CC0 or "no known copyright
+# Licences are listed in README.md (Datasets): public domain, CC0 or "no known copyright
 # restrictions" as the packages state; the two scikit-learn photos are CC BY 2.0.
 BUNDLED_COLOUR = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "retina",
                   "hubble_deep_field")

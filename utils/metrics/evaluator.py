@@ -99,7 +99,7 @@ class PixelEvaluator:
 
     def compute(self) -> dict[str, float]:
         """Every metric, keyed ``<metric>@<fixed|best>/<per_image|dataset>`` etc. (see
-        :mod:`utils.metrics.protocols` and docs/sections/evaluation.md)."""
+        :mod:`utils.metrics.protocols` and README.md, Evaluation)."""
         return compute_results(self._stacked_rows(), self._hist, self.threshold, self.include_authentic,
                                self.inverse)
 
