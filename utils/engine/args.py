@@ -3,7 +3,7 @@
 Booleans are real switches (``store_true`` / ``BooleanOptionalAction``), never ``type=bool``. The loss
 and model defaults are read from :class:`utils.losses.CaCLCriterion` and :func:`modeling.build_model`
 so the method's defaults live in one place; data flags come from :func:`dataloaders.add_data_args`.
-The defaults of the schedule are the quick synthetic-data run that fits a 2-core CPU in about 15
+The defaults of the schedule are the quick synthetic-data run that fits a 2-core CPU in about 17
 minutes; the method's GPU recipe (METHOD.md §4) is in ``scripts/train_*.sh``.
 """
 from __future__ import annotations
