@@ -65,9 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def inherit_split(args: argparse.Namespace) -> None:
+def inherit_split(args: argparse.Namespace, checkpoint: dict) -> None:
     """For a dataset name, rebuild the training run's split: unset split flags come from the checkpoint."""
-    saved = (load_checkpoint(args.ckpt).get("args") or {}) if names_a_dataset(args.in_path) else {}
+    saved = (checkpoint.get("args") or {}) if names_a_dataset(args.in_path) else {}
     taken = inherit_split_flags(args, args.split_defaults, saved)
     if taken:
         print("split flags from the checkpoint's training run: "
@@ -115,11 +115,12 @@ def main(argv: list[str] | None = None) -> None:
     """Parse the flags, load the checkpoint, predict every input, and report (and save) the results."""
     args = parse_args(argv)
     perturbations = parse_perturbations(args.robust) if args.robust else []
-    inherit_split(args)
+    checkpoint = load_checkpoint(args.ckpt)
+    inherit_split(args, checkpoint)
     source = resolve_inputs(args)
     if perturbations and not source.has_gt:
         raise UserError("--robust needs ground truth (a dataset, a list, a Tp/Gt folder or --gt-path)")
-    model = load_model(args.ckpt, torch.device(args.device))
+    model = load_model(args.ckpt, torch.device(args.device), checkpoint)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_dir = Path(args.save_dir) if args.save_dir else (None if source.has_gt else out_dir)

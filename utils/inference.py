@@ -91,12 +91,13 @@ def predict_batch(model: torch.nn.Module, images: torch.Tensor, resize: int | No
     return torch.stack([predict_tiled(model, image, tile, overlap, amp) for image in images])
 
 
-def load_model(path: str, device: torch.device) -> torch.nn.Module:
+def load_model(path: str, device: torch.device, state: dict | None = None) -> torch.nn.Module:
     """Rebuild the network a train.py checkpoint describes (without projection heads) and load its weights.
 
-    A missing, corrupt or foreign file, or weights of another architecture, raise CheckpointError.
+    ``state`` is the checkpoint already read from ``path`` (read here when None). A missing, corrupt or
+    foreign file, or weights of another architecture, raise CheckpointError.
     """
-    state = load_checkpoint(path)
+    state = load_checkpoint(path) if state is None else state
     config = dict(state["model_config"]) if isinstance(state["model_config"], dict) else None
     if config is None:
         raise CheckpointError(f"{path}: 'model_config' is not a dict of build_model arguments")
