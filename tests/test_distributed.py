@@ -172,6 +172,7 @@ def _save_worker(rank: int, world: int, port: int, out: str) -> None:
     except TrainingDiverged:
         outcome = "refused"
     (Path(out) / f"rank{rank}.txt").write_text(outcome)
+    dist.barrier()  # gloo aborts a rank whose peer tears the group down first
     dist.destroy_process_group()
 
 

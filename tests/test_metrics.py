@@ -283,6 +283,7 @@ def _ddp_worker(rank: int, port: int, probs, masks, queue) -> None:
     ev.all_reduce()
     if rank == 0:
         queue.put(ev.compute())
+    dist.barrier()  # gloo aborts a rank whose peer tears the group down first
     dist.destroy_process_group()
 
 
