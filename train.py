@@ -108,7 +108,8 @@ def build_trainer(args: argparse.Namespace, info: DistInfo, device: torch.device
     scheduler = WarmupLR(optimizer, args.lr_scheduler, args.lr, total_iters=args.epochs * per_epoch,
                          warmup_iters=args.warmup_iters, step_iters=step_epochs * per_epoch)
     config = TrainerConfig(epochs=args.epochs, eval_interval=args.eval_interval, max_iters=args.max_iters,
-                           max_nonfinite=args.max_nonfinite, channels_last=args.channels_last)
+                           max_nonfinite=args.max_nonfinite, channels_last=args.channels_last,
+                           metric=args.best_metric)
     trainer_class = AMPTrainer if args.amp else Trainer
     trainer = trainer_class(model, criterion, optimizer, scheduler, train_loader, config, device,
                             val_loader=val_loader, evaluator=PixelEvaluator() if val_loader else None,

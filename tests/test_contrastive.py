@@ -46,15 +46,20 @@ def test_pivot_by_hand() -> None:
     assert pivot_consistency(z_t[:0], z_a[:0]) is None
 
 
-def naive_terms(embed_t: torch.Tensor, embed_a: torch.Tensor, mask: torch.Tensor, tau: float):
-    """METHOD.md §3 written out with loops over every patch (4×4 cells, eps = 0), no sampling."""
+def naive_terms(embed_t: torch.Tensor, embed_a: torch.Tensor, mask: torch.Tensor, tau: float,
+                drop_contour: bool = False):
+    """METHOD.md §3 written out with loops over every patch (4×4 cells, eps = 0), no sampling;
+    ``drop_contour`` leaves the mixed cells out altogether (the ``--contour-patches drop`` baseline)."""
     batch, _, h, w = embed_t.shape
     kinds, z_t, z_a = [], [], []
     for b in range(batch):
         for i in range(h):
             for j in range(w):
                 frac = mask[b, 0, 4 * i:4 * i + 4, 4 * j:4 * j + 4].mean().item()
-                kinds.append("T" if frac == 1 else "A" if frac == 0 else "C")
+                kind = "T" if frac == 1 else "A" if frac == 0 else "C"
+                if drop_contour and kind == "C":
+                    continue
+                kinds.append(kind)
                 z_t.append(embed_t[b, :, i, j])
                 z_a.append(embed_a[b, :, i, j])
 
@@ -102,6 +107,18 @@ def test_criterion_matches_naive_reference(dtype: torch.dtype, tol: float) -> No
     for g, e in zip(got, expected):
         torch.testing.assert_close(g.double(), e, rtol=tol * 10, atol=tol)
     assert result["n_tampered"] + result["n_authentic"] + result["n_contour"] == 24
+
+
+def test_dropped_contour_patches_match_naive_reference() -> None:
+    mask, raw_t, raw_a = _tiny_case(torch.float64)
+    e_t, e_a = F.normalize(raw_t, dim=1), F.normalize(raw_a, dim=1)
+    outputs = {"mask": torch.zeros(mask.shape, dtype=torch.float64), "embed_t": e_t, "embed_a": e_a}
+    result = CaCLCriterion(lambda_contour=0, lambda_contrast=1, lambda_pivot=1, temperature=0.2,
+                           num_anchors=64, contour_patches="drop")(outputs, mask)
+    ncl, pc = naive_terms(e_t, e_a, mask, 0.2, drop_contour=True)
+    assert result["loss_contrast"].item() == pytest.approx(ncl.item(), rel=1e-10)
+    assert result["loss_pivot"].item() == pytest.approx(pc.item(), rel=1e-10)
+    assert result["n_contour"] == 0 and result["n_tampered"] + result["n_authentic"] < 24
 
 
 def test_gradcheck_float64() -> None:

@@ -13,6 +13,7 @@ import torch
 import train
 from modeling import build_model
 from utils.checkpoint import load_checkpoint, load_model_weights
+from utils.engine.run_dir import read_history
 from utils.engine.trainer import AMPTrainer, TrainingDiverged
 
 TINY = ["--backbone", "mobilenet", "--crop-size", "64", "--base-size", "64", "--synthetic-size", "2",
@@ -49,6 +50,17 @@ def test_run_folder_layout_and_checkpoint_contents(tmp_path: Path) -> None:
     model = build_model(**{**state["model_config"], "with_projection": False})  # what test.py does
     load_model_weights(model, state, run_dir / "checkpoint.pth.tar")
     assert _run(tmp_path, "--epochs", "1").name == "experiment_1"
+
+
+def test_validation_history_and_the_best_metric_flag(tmp_path: Path) -> None:
+    run_dir = _run(tmp_path, "--epochs", "3", "--best-metric", "auc")
+    history = read_history(run_dir)
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    best = max(history, key=lambda row: row["auc"])  # ties keep the earliest, as the trainer does
+    state = load_checkpoint(run_dir / "checkpoint.pth.tar")
+    assert state["best_metric"] == pytest.approx(best["auc"])
+    assert state["best_epoch"] + 1 == best["epoch"]  # 0-based index vs completed-epoch count
+    assert load_checkpoint(run_dir / "model_best.pth.tar")["epoch"] == best["epoch"]
 
 
 def test_resume_after_an_epoch_ends_like_an_uninterrupted_run(tmp_path: Path) -> None:

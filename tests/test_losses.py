@@ -13,7 +13,7 @@ from utils.losses import MASK_LOSSES, CaCLCriterion
 from utils.losses.contour import contour_bce
 from utils.losses.criterion import ARG_NAMES
 from utils.losses.mask import bce_loss, dice_loss, focal_loss
-from utils.losses.patches import AUTHENTIC, CONTOUR, TAMPERED, patch_labels
+from utils.losses.patches import AUTHENTIC, CONTOUR, IGNORED, TAMPERED, patch_labels
 
 LN2, LN43 = math.log(2), math.log(4 / 3)
 # sigmoid of these logits: 0.5, 0.75 / 0.25, 0.5; the first row is tampered
@@ -81,6 +81,8 @@ def test_patch_labels_by_hand() -> None:
     assert patch_labels(mask, (3, 3), "mixed")[0].tolist() == [[t, c, a], [t, c, a], [a, a, a]]
     band = patch_labels(mask, (3, 3), "band", contour_width=1)[0].tolist()
     assert band == [[t, c, a], [c, c, a], [c, c, a]]
+    x = IGNORED
+    assert patch_labels(mask, (3, 3), "drop")[0].tolist() == [[t, x, a], [t, x, a], [a, a, a]]
     aligned = torch.zeros(1, 1, 8, 8)
     aligned[..., :4, :4] = 1
     assert (patch_labels(aligned, (2, 2), "mixed") != CONTOUR).all(), "cell-aligned region: no contour"

@@ -20,6 +20,7 @@ from utils.errors import UserError
 from utils.losses import CaCLCriterion
 from utils.losses.mask import MASK_LOSSES
 from utils.losses.patches import CONTOUR_MODES
+from utils.metrics.protocols import SUMMARY_KEYS
 
 
 def _defaults(function: Callable[..., Any]) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def _add_loss_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--contour-width", type=int, default=loss["contour_width"],
                        help="contour band half-width in pixels")
     group.add_argument("--contour-patches", default=loss["contour_patches"], choices=CONTOUR_MODES,
-                       help="which embedding patches count as contour patches")
+                       help="which embedding patches count as contour patches (mixed cells, +the contour band, or drop: leave them out of the contrast)")
     group.add_argument("--num-anchors", type=int, default=loss["num_anchors"],
                        help="patches sampled per contrastive branch")
     group.add_argument("--hard-ratio", type=float, default=loss["hard_ratio"],
@@ -109,6 +110,8 @@ def _add_run_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--eval-interval", type=int, default=1,
                        help="validate every N epochs (and after the last)")
     group.add_argument("--no-val", action="store_true", help="skip validation")
+    group.add_argument("--best-metric", default="f1", choices=sorted(set(SUMMARY_KEYS) - {"f1_trivial"}),
+                       help="validation metric (higher is better) that picks model_best.pth.tar")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,6 +14,7 @@ from typing import Any
 ARGS_FILE = "args.json"
 LAST_CHECKPOINT = "checkpoint.pth.tar"
 BEST_CHECKPOINT = "model_best.pth.tar"
+HISTORY_FILE = "val_history.jsonl"
 _EXPERIMENT = re.compile(r"experiment_(\d+)$")
 
 
@@ -43,3 +44,16 @@ def save_args(args: argparse.Namespace, folder: str | Path) -> Path:
     path = Path(folder) / ARGS_FILE
     path.write_text(json.dumps(args_to_dict(args), indent=2) + "\n")
     return path
+
+
+def append_history(folder: str | Path, epoch: int, metrics: dict[str, float]) -> None:
+    """Add one validation (after ``epoch`` completed epochs) to ``val_history.jsonl``: the training curve
+    in a form any script can plot, no TensorBoard reader needed."""
+    with open(Path(folder) / HISTORY_FILE, "a") as f:
+        f.write(json.dumps({"epoch": epoch, **metrics}) + "\n")
+
+
+def read_history(folder: str | Path) -> list[dict[str, float]]:
+    """The validations :func:`append_history` wrote, in order."""
+    path = Path(folder) / HISTORY_FILE
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

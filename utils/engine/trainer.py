@@ -32,7 +32,7 @@ from utils.engine.logging import (
 )
 from utils.engine.optim import WarmupLR
 from utils.engine.rng import capture_rng, restore_rng
-from utils.engine.run_dir import BEST_CHECKPOINT, LAST_CHECKPOINT
+from utils.engine.run_dir import BEST_CHECKPOINT, LAST_CHECKPOINT, append_history
 from utils.errors import CheckpointError, UserError
 from utils.metrics import PixelEvaluator, summarize
 from utils.visualize import image_grid
@@ -223,6 +223,8 @@ class Trainer:
             self.tensorboard.image("val/input_gt_pred_contour", grid, self.state.epoch)
         if self.dist.is_main:
             tqdm.write(format_kv_table(f"validation after epoch {self.state.epoch}", metrics))
+            if self.run_dir is not None:
+                append_history(self.run_dir, self.state.epoch, metrics)
         return metrics
 
     def _inputs(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:

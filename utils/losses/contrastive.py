@@ -15,7 +15,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from utils.losses.patches import AUTHENTIC, CONTOUR, TAMPERED
+from utils.losses.patches import AUTHENTIC, CONTOUR, IGNORED, TAMPERED
 from utils.losses.precision import at_least_float32
 from utils.losses.sampling import sample_branch
 
@@ -88,7 +88,8 @@ def contour_contrastive(
 ) -> ContrastiveTerms:
     """``L_ncl`` and ``L_pc`` for embeddings (B,D,h,w) and patch ``labels`` (B,h,w) on the same grid.
 
-    Branch T's classes are {T, C} vs {A}, branch A's {T} vs {A, C}. ``L_ncl`` averages the branches
+    Branch T's classes are {T, C} vs {A}, branch A's {T} vs {A, C}; IGNORED patches are never sampled.
+    ``L_ncl`` averages the branches
     that are defined and is None when neither is; ``mask_logits`` feed ``hard_ratio`` hard mining.
     Both embeddings are gathered once, on the union of the two samples, which the counts describe.
     """
@@ -97,10 +98,13 @@ def contour_contrastive(
     mining = hard_ratio > 0 and mask_logits is not None
     predicted = predicted_tampered(mask_logits, tuple(labels.shape[-2:])) if mining else None
     positive_t, positive_a = flat != AUTHENTIC, flat == TAMPERED
+    valid = flat != IGNORED
     samples = []
     for positive in (positive_t, positive_a):
-        hard = None if predicted is None else predicted != positive
-        samples.append(sample_branch(positive, contour, num_anchors, hard, hard_ratio))
+        hard = None if predicted is None else (predicted != positive)[valid]
+        selected = torch.zeros_like(valid)
+        selected[valid] = sample_branch(positive[valid], contour[valid], num_anchors, hard, hard_ratio)
+        samples.append(selected)
     sel_t, sel_a = samples
     index = (sel_t | sel_a).nonzero().squeeze(1)
     z_t, z_a = gather_patches(embed_t, index), gather_patches(embed_a, index)

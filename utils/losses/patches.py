@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from utils.contour import contour_band
 
 AUTHENTIC, TAMPERED, CONTOUR = 0, 1, 2
-CONTOUR_MODES = ("mixed", "band")
+IGNORED = -1
+CONTOUR_MODES = ("mixed", "band", "drop")
 
 
 def patch_labels(
@@ -29,6 +30,8 @@ def patch_labels(
     With tampered fraction p of a cell: TAMPERED if p ≥ 1 − eps, AUTHENTIC if p ≤ eps, CONTOUR otherwise
     (``mode="mixed"``, the paper's definition). ``mode="band"`` also marks as CONTOUR every cell that the
     pixel contour band of half-width ``contour_width`` touches (a wider, steadier contour set).
+    ``mode="drop"`` marks the mixed cells IGNORED instead: the plain supervised-contrastive baseline that
+    leaves contour patches out of the contrast, the variant the paper argues against (ablation).
     """
     if mode not in CONTOUR_MODES:
         raise ValueError(f"contour-patches mode must be one of {CONTOUR_MODES}, got '{mode}'")
@@ -39,6 +42,8 @@ def patch_labels(
     labels = torch.full_like(frac, CONTOUR, dtype=torch.long)
     labels[frac >= 1 - eps] = TAMPERED
     labels[frac <= eps] = AUTHENTIC
+    if mode == "drop":
+        labels[labels == CONTOUR] = IGNORED
     if mode == "band":
         touched = F.adaptive_max_pool2d(contour_band(mask, contour_width), grid)[:, 0] > 0
         labels[touched] = CONTOUR

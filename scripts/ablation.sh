@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Ablation of the CaCL loss terms (docs/RESULTS.md): every variant with the same budget, seed and data.
+#   bash scripts/ablation.sh synthetic        # from scratch on the embedded synthetic data (short budget)
+#   CACL_CASIA1_ROOT=/path/to/CASIA1 PRE=<pre-trained checkpoint> bash scripts/ablation.sh casia1
+#                                             # fine-tuning from PRE on the source-disjoint CASIA v1 split
+# SEEDS="0 1" sets the seeds; VARIANTS="mask full" a subset; extra arguments go to every train.py call.
+# The table (last validation of each run, mean and spread over seeds) is printed at the end and written
+# to $RUN/<setting>/ablation.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SETTING=${1:?usage: ablation.sh synthetic|casia1 [extra train.py flags]}
+shift
+RUN=${RUN_DIR:-run}/ablation
+SEEDS=${SEEDS:-"0 1"}
+VARIANTS=${VARIANTS:-"mask contour contrast full drop"}
+
+variant_flags() {
+  case "$1" in
+    mask)     echo "--lambda-contour 0 --lambda-contrast 0 --lambda-pivot 0" ;;  # mask loss only
+    contour)  echo "--lambda-contrast 0 --lambda-pivot 0" ;;                    # + contour BCE
+    contrast) echo "--lambda-pivot 0" ;;                                        # + contrastive, both branches
+    full)     echo "" ;;                                                        # + pivot: the full method
+    drop)     echo "--contour-patches drop" ;;                                  # full, contour patches dropped
+    *) echo "unknown variant '$1'" >&2; exit 2 ;;
+  esac
+}
+
+case "$SETTING" in
+  synthetic)
+    DATA=(--crop-size 160 --base-size 160 --synthetic-size 800 --epochs 2 --pos-weight 3) ;;
+  casia1)
+    CASIA1=${CACL_CASIA1_ROOT:?set CACL_CASIA1_ROOT to the CASIA v1 folder}
+    SPLIT=${SPLIT:-splits/casia1_source_disjoint}
+    DATA=(--resume "${PRE:?set PRE to the pre-trained checkpoint to fine-tune}" --ft
+          --dataset list --list "$SPLIT/train.txt" --val-list "$SPLIT/val.txt" --data-root "$CASIA1"
+          --val-fraction 0 --test-fraction 0 --include-authentic --base-size 0 --test-batch-size 1
+          --degrade-prob 0.3 --pos-weight 3 --epochs 1) ;;
+  *) echo "setting must be synthetic or casia1, got '$SETTING'" >&2; exit 2 ;;
+esac
+
+for seed in $SEEDS; do
+  for variant in $VARIANTS; do
+    # shellcheck disable=SC2046  # the variant's flags are meant to split into words
+    python train.py --run-dir "$RUN/$SETTING" --checkname "$variant-seed$seed" --seed "$seed" \
+        "${DATA[@]}" $(variant_flags "$variant") "$@"
+  done
+done
+python scripts/collect_ablation.py "$RUN/$SETTING" --variants $VARIANTS | tee "$RUN/$SETTING/ablation.md"

@@ -1,0 +1,61 @@
+"""scripts/collect_ablation.py and scripts/plot_curves.py on hand-made run folders."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from utils.engine.run_dir import append_history, read_history
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _fake_run(root: Path, checkname: str, f1_per_epoch: list[float], minutes: float = 2.0) -> Path:
+    folder = root / "synthetic" / checkname / "experiment_0"
+    folder.mkdir(parents=True)
+    (folder / "args.json").write_text("{}")
+    for epoch, f1 in enumerate(f1_per_epoch, 1):
+        append_history(folder, epoch, {"f1": f1, "auc": 0.5 + f1, "f1_dataset": f1 / 2, "auc_dataset": 0.6,
+                                       "f1_trivial": 0.1})
+    start = (folder / "args.json").stat().st_mtime
+    os.utime(folder / "val_history.jsonl", (start + 60 * minutes, start + 60 * minutes))
+    return folder
+
+
+def test_history_round_trip(tmp_path: Path) -> None:
+    folder = _fake_run(tmp_path, "full-seed0", [0.1, 0.3])
+    assert [row["epoch"] for row in read_history(folder)] == [1, 2]
+    assert json.loads((folder / "val_history.jsonl").read_text().splitlines()[1])["f1"] == 0.3
+
+
+def test_collect_ablation_takes_the_last_epoch_and_averages_seeds(tmp_path: Path) -> None:
+    collect = _script("collect_ablation")
+    _fake_run(tmp_path, "full-seed0", [0.9, 0.2])
+    _fake_run(tmp_path, "full-seed1", [0.1, 0.4])
+    _fake_run(tmp_path, "mask-seed0", [0.05], minutes=3.0)
+    rows = collect.table(collect.latest_runs(tmp_path), ["mask", "full", "drop"]).splitlines()
+    assert rows[2].startswith("| mask | 0 | 0.050 | 0.550 | 0.025 | 0.600 | 0.100 | 3.0 |")
+    assert rows[3].startswith("| full | 0,1 | 0.300 (0.200–0.400) | 0.800 (0.700–0.900) |")
+    assert "not run" in rows[4] and rows[4].count("|") == rows[0].count("|")
+
+
+def test_plot_curves_writes_a_png_and_rejects_a_folder_without_history(tmp_path: Path) -> None:
+    run = _fake_run(tmp_path, "full-seed0", [0.1, 0.2, 0.3])
+    out = tmp_path / "curve.png"
+    script = str(ROOT / "scripts" / "plot_curves.py")
+    subprocess.run([sys.executable, script, str(run), "--label", "toy", "--out", str(out)], check=True)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = subprocess.run([sys.executable, script, str(tmp_path), "--out", str(out)], capture_output=True, text=True)
+    assert bad.returncode != 0 and "no val_history.jsonl in" in bad.stderr
+    assert "Traceback" not in bad.stderr
