@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from utils.losses import CaCLCriterion
-from utils.losses.contrastive import contour_contrastive, pivot_consistency, supcon_loss
+from utils.losses.contrastive import contour_contrastive, embedding_collapse, pivot_consistency, supcon_loss
 from utils.losses.patches import patch_labels
 from utils.losses.sampling import class_quotas, sample_branch
 
@@ -44,6 +44,15 @@ def test_pivot_by_hand() -> None:
     z_a = torch.tensor([[0.6, 0.8], [0.0, 1.0]])
     assert pivot_consistency(z_t, z_a).item() == pytest.approx(0.2)
     assert pivot_consistency(z_t[:0], z_a[:0]) is None
+
+
+def test_embedding_collapse_by_hand() -> None:
+    same = F.normalize(torch.tensor([[1.0, 2.0]]), dim=1).repeat(5, 1)
+    opposite = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])
+    square = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    assert embedding_collapse(same, same).item() == pytest.approx(1.0)
+    assert embedding_collapse(opposite, opposite).item() == pytest.approx(0.0)
+    assert embedding_collapse(same, square).item() == pytest.approx((1 + 0.5 ** 0.5) / 2)
 
 
 def naive_terms(embed_t: torch.Tensor, embed_a: torch.Tensor, mask: torch.Tensor, tau: float,

@@ -41,8 +41,8 @@ def progress_bar(iterable: Iterable, epoch: int, epochs: int, enabled: bool,
 
 
 def short_terms(values: Mapping[str, float]) -> dict[str, str]:
-    """Loss terms formatted for the bar's postfix: ``loss_mask`` → ``mask=0.412``."""
-    return {key.removeprefix("loss_"): f"{value:.3f}" for key, value in values.items()}
+    """Bar postfix entries: ``loss_mask`` → ``mask=0.412``, ``embed_collapse`` → ``collapse=0.310``."""
+    return {key.removeprefix("loss_").removeprefix("embed_"): f"{value:.3f}" for key, value in values.items()}
 
 
 class TensorBoard:

@@ -38,6 +38,7 @@ from utils.metrics import PixelEvaluator, summarize
 from utils.visualize import image_grid
 
 GRID_ROWS = 4  # validation samples in the TensorBoard image grid
+BAR_STATS = ("total", "embed_collapse")  # shown in the progress bar beside the loss terms
 Criterion = Callable[[dict[str, torch.Tensor], torch.Tensor], dict[str, torch.Tensor]]
 
 
@@ -155,7 +156,7 @@ class Trainer:
             if values is not None:
                 running.update(values)
                 bar.set_postfix(short_terms({k: v for k, v in running.means().items()
-                                             if k == "total" or k.startswith("loss_")}), refresh=False)
+                                             if k in BAR_STATS or k.startswith("loss_")}), refresh=False)
                 self.tensorboard.scalars({**values, "lr": lr},
                                          self.state.iteration, "train")
         bar.close()

@@ -53,6 +53,12 @@ def pivot_consistency(z_t: torch.Tensor, z_a: torch.Tensor) -> Optional[torch.Te
     return (1 - (z_t * z_a).sum(1)).mean()
 
 
+def embedding_collapse(z_t: torch.Tensor, z_a: torch.Tensor) -> torch.Tensor:
+    """Length of the mean unit embedding, averaged over the branches: 1 when every patch maps to the same
+    point (a collapsed head, where InfoNCE has no gradient left), near 0 when the embeddings spread out."""
+    return (z_t.mean(0).norm() + z_a.mean(0).norm()) / 2
+
+
 def gather_patches(embed: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """Rows of a (B,D,h,w) embedding at flat patch indices (over B·h·w), at least float32 (n, D).
 
@@ -109,6 +115,8 @@ def contour_contrastive(
     index = (sel_t | sel_a).nonzero().squeeze(1)
     z_t, z_a = gather_patches(embed_t, index), gather_patches(embed_a, index)
     terms = ContrastiveTerms(counts=_counts(sel_t | sel_a, flat))
+    if len(index):
+        terms.counts["embed_collapse"] = embedding_collapse(z_t.detach(), z_a.detach())
     in_t, in_a = sel_t[index], sel_a[index]
     losses = [supcon_loss(z_t[in_t], positive_t[index][in_t], temperature),
               supcon_loss(z_a[in_a], positive_a[index][in_a], temperature)] if with_contrast else []
