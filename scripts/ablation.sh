@@ -12,7 +12,7 @@ SETTING=${1:?usage: ablation.sh synthetic|casia1 [extra train.py flags]}
 shift
 RUN=${RUN_DIR:-run}/ablation
 SEEDS=${SEEDS:-"0 1"}
-VARIANTS=${VARIANTS:-"mask contour contrast full drop"}
+VARIANTS=${VARIANTS:-"mask contour contrast full drop image"}
 
 variant_flags() {
   case "$1" in
@@ -21,6 +21,7 @@ variant_flags() {
     contrast) echo "--lambda-pivot 0" ;;                                        # + contrastive, both branches
     full)     echo "" ;;                                                        # + pivot: the full method
     drop)     echo "--contour-patches drop" ;;                                  # full, contour patches dropped
+    image)    echo "--contrast-scope image" ;;                                  # full, contrast within images
     *) echo "unknown variant '$1'" >&2; exit 2 ;;
   esac
 }

@@ -1,7 +1,7 @@
 """Collect an ablation (scripts/ablation.sh) into a markdown table: the last validation of each
 variant's runs, the mean over seeds with the spread (min–max), and each seed's value.
 
-    python scripts/collect_ablation.py run/ablation/synthetic --variants mask contour contrast full drop
+    python scripts/collect_ablation.py run/ablation/synthetic --variants mask contour contrast full drop image
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def table(runs: dict[str, dict[int, Path]], variants: list[str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("root", type=Path, help="the ablation's --run-dir")
-    parser.add_argument("--variants", nargs="+", default=["mask", "contour", "contrast", "full", "drop"])
+    parser.add_argument("--variants", nargs="+", default=["mask", "contour", "contrast", "full", "drop", "image"])
     args = parser.parse_args()
     print(table(latest_runs(args.root), args.variants))
 

@@ -56,7 +56,7 @@ def test_embedding_collapse_by_hand() -> None:
 
 
 def naive_terms(embed_t: torch.Tensor, embed_a: torch.Tensor, mask: torch.Tensor, tau: float,
-                drop_contour: bool = False):
+                drop_contour: bool = False, contrast: bool = True):
     """METHOD.md §3 written out with loops over every patch (4×4 cells, eps = 0), no sampling;
     ``drop_contour`` leaves the mixed cells out altogether (the ``--contour-patches drop`` baseline)."""
     batch, _, h, w = embed_t.shape
@@ -86,7 +86,7 @@ def naive_terms(embed_t: torch.Tensor, embed_a: torch.Tensor, mask: torch.Tensor
     branches = [branch(z_t, [int(k != "A") for k in kinds]), branch(z_a, [int(k == "T") for k in kinds])]
     defined = [x for x in branches if x is not None]
     pivot = [1 - z_t[i] @ z_a[i] for i, k in enumerate(kinds) if k != "C"]
-    return sum(defined) / len(defined), sum(pivot) / len(pivot)
+    return sum(defined) / len(defined) if contrast else None, sum(pivot) / len(pivot)
 
 
 def _tiny_case(dtype: torch.dtype, seed: int = 0):
@@ -128,6 +128,22 @@ def test_dropped_contour_patches_match_naive_reference() -> None:
     assert result["loss_contrast"].item() == pytest.approx(ncl.item(), rel=1e-10)
     assert result["loss_pivot"].item() == pytest.approx(pc.item(), rel=1e-10)
     assert result["n_contour"] == 0 and result["n_tampered"] + result["n_authentic"] < 24
+
+
+def test_image_scope_averages_the_naive_reference_over_images() -> None:
+    mask, raw_t, raw_a = _tiny_case(torch.float64)
+    mask[1] = 0  # an authentic image: no tampered patch, so neither term is defined there...
+    mask[1, :, :4, :4] = 1  # ...unless it has a corner region: 1 tampered cell, 11 authentic
+    e_t, e_a = F.normalize(raw_t, dim=1), F.normalize(raw_a, dim=1)
+    outputs = {"mask": torch.zeros(mask.shape, dtype=torch.float64), "embed_t": e_t, "embed_a": e_a}
+    result = CaCLCriterion(lambda_contour=0, lambda_contrast=1, lambda_pivot=1, temperature=0.2,
+                           num_anchors=64, contrast_scope="image")(outputs, mask)
+    # image 1 has a single tampered patch, so only image 0 defines L_ncl; both define L_pc
+    ncl_0, pc_0 = naive_terms(e_t[:1], e_a[:1], mask[:1], 0.2)
+    _, pc_1 = naive_terms(e_t[1:], e_a[1:], mask[1:], 0.2, contrast=False)
+    assert result["loss_contrast"].item() == pytest.approx(ncl_0.item(), rel=1e-10)
+    assert result["loss_pivot"].item() == pytest.approx((pc_0 + pc_1).item() / 2, rel=1e-10)
+    assert result["n_tampered"] + result["n_authentic"] + result["n_contour"] == 24
 
 
 def test_gradcheck_float64() -> None:

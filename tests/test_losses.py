@@ -198,12 +198,13 @@ def test_contrastive_terms_in_float32_under_autocast() -> None:
 def test_from_args_and_bad_flags() -> None:
     defaults = dict(loss_type="focal", lambda_contour=0.2, lambda_contrast=0.1, lambda_pivot=0.1,
                     temperature=0.1, contour_width=2, contour_patches="band", num_anchors=256,
-                    hard_ratio=0.1, pos_weight=2.0)
+                    hard_ratio=0.1, pos_weight=2.0, contrast_scope="image")
     assert set(defaults) == set(ARG_NAMES)
     criterion = CaCLCriterion.from_args(SimpleNamespace(**defaults))
     assert criterion.loss_type == "focal" and criterion.contour_patches == "band"
+    assert criterion.contrast_scope == "image"
     for bad in ({"loss_type": "dise"}, {"temperature": 0}, {"hard_ratio": 1.5}, {"contour_patches": "x"},
-                {"lambda_pivot": -1}, {"num_anchors": 2}, {"pos_weight": 0}):
+                {"lambda_pivot": -1}, {"num_anchors": 2}, {"pos_weight": 0}, {"contrast_scope": "pair"}):
         with pytest.raises(UserError):
             CaCLCriterion.from_args(SimpleNamespace(**{**defaults, **bad}))
     with pytest.raises(UserError, match="projection"):

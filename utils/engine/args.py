@@ -18,6 +18,7 @@ from modeling.backbone import BACKBONES
 from utils.engine.optim import OPTIMIZERS, SCHEDULES
 from utils.errors import UserError
 from utils.losses import CaCLCriterion
+from utils.losses.contrastive import CONTRAST_SCOPES
 from utils.losses.mask import MASK_LOSSES
 from utils.losses.patches import CONTOUR_MODES
 from utils.metrics.protocols import SUMMARY_KEYS
@@ -58,11 +59,14 @@ def _add_loss_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--contour-width", type=int, default=loss["contour_width"],
                        help="contour band half-width in pixels")
     group.add_argument("--contour-patches", default=loss["contour_patches"], choices=CONTOUR_MODES,
-                       help="which embedding patches count as contour patches (mixed cells, +the contour band, or drop: leave them out of the contrast)")
+                       help="which embedding patches count as contour patches: mixed cells, mixed cells and "
+                            "the contour band, or drop (left out of the contrast: the ablation baseline)")
     group.add_argument("--num-anchors", type=int, default=loss["num_anchors"],
                        help="patches sampled per contrastive branch")
     group.add_argument("--hard-ratio", type=float, default=loss["hard_ratio"],
                        help="share of random patch draws replaced by patches the mask head gets wrong")
+    group.add_argument("--contrast-scope", default=loss["contrast_scope"], choices=CONTRAST_SCOPES,
+                       help="contrast patches across the whole batch, or only within each image")
 
 
 def _add_optim_args(parser: argparse.ArgumentParser) -> None:

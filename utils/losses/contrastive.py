@@ -80,6 +80,41 @@ def _counts(selected: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Ten
     return {name: (selected & (labels == code)).sum().float() for name, code in names.items()}
 
 
+CONTRAST_SCOPES = ("batch", "image")
+
+
+def contour_contrastive_per_image(
+    embed_t: torch.Tensor,
+    embed_a: torch.Tensor,
+    labels: torch.Tensor,
+    mask_logits: Optional[torch.Tensor] = None,
+    *,
+    num_anchors: int = 1024,
+    **options: object,
+) -> ContrastiveTerms:
+    """:func:`contour_contrastive` within each image (``num_anchors // B`` samples each), averaged over
+    the images where a term is defined; counts add up, ``embed_collapse`` is averaged.
+
+    Every positive/negative pair then shares the image, so what tells patches apart cannot be the
+    image's content: the ``--contrast-scope image`` choice.
+    """
+    per_image = max(num_anchors // len(labels), 4)
+    results = [contour_contrastive(embed_t[b:b + 1], embed_a[b:b + 1], labels[b:b + 1],
+                                   None if mask_logits is None else mask_logits[b:b + 1],
+                                   num_anchors=per_image, **options) for b in range(len(labels))]
+    merged = ContrastiveTerms()
+    for name in ("contrast", "pivot"):
+        defined = [getattr(r, name) for r in results if getattr(r, name) is not None]
+        setattr(merged, name, torch.stack(defined).mean() if defined else None)
+    for key in results[0].counts:
+        values = [r.counts[key] for r in results if key in r.counts]
+        merged.counts[key] = torch.stack(values).sum()
+    collapse = [r.counts["embed_collapse"] for r in results if "embed_collapse" in r.counts]
+    if collapse:
+        merged.counts["embed_collapse"] = torch.stack(collapse).mean()
+    return merged
+
+
 def contour_contrastive(
     embed_t: torch.Tensor,
     embed_a: torch.Tensor,

@@ -14,13 +14,15 @@ import torch
 from utils.contour import contour_band
 from utils.errors import UserError
 from utils.losses.contour import contour_bce
-from utils.losses.contrastive import ContrastiveTerms, contour_contrastive
+from utils.losses.contrastive import (
+    CONTRAST_SCOPES, ContrastiveTerms, contour_contrastive, contour_contrastive_per_image,
+)
 from utils.losses.mask import MASK_LOSSES
 from utils.losses.patches import CONTOUR_MODES, patch_labels
 
 ARG_NAMES = (
     "loss_type", "lambda_contour", "lambda_contrast", "lambda_pivot", "temperature", "contour_width",
-    "contour_patches", "num_anchors", "hard_ratio", "pos_weight",
+    "contour_patches", "num_anchors", "hard_ratio", "pos_weight", "contrast_scope",
 )
 
 
@@ -33,7 +35,8 @@ class CaCLCriterion:
     """Mask loss + class-balanced contour BCE + non-mutually-exclusive contrastive + pivot consistency.
 
     Defaults follow METHOD.md: BCE mask loss, λ_contour 0.2, λ_contrast 0.1, λ_pivot 0.1, τ 0.1, contour
-    band half-width 2 px, ``mixed`` contour patches, 1024 samples per branch, no hard mining.
+    band half-width 2 px, ``mixed`` contour patches, 1024 samples per branch pooled over the batch, no
+    hard mining.
     """
 
     def __init__(
@@ -48,6 +51,7 @@ class CaCLCriterion:
         num_anchors: int = 1024,
         hard_ratio: float = 0.0,
         pos_weight: Optional[float] = None,
+        contrast_scope: str = "batch",
     ) -> None:
         self.mask_loss = MASK_LOSSES.get(loss_type)
         _check(min(lambda_contour, lambda_contrast, lambda_pivot) >= 0, "loss weights must be >= 0")
@@ -56,6 +60,8 @@ class CaCLCriterion:
         _check(contour_patches in CONTOUR_MODES, f"--contour-patches must be one of {CONTOUR_MODES}")
         _check(num_anchors >= 4, f"--num-anchors must be >= 4 (two per class), got {num_anchors}")
         _check(0 <= hard_ratio <= 1, f"--hard-ratio must be in [0, 1], got {hard_ratio}")
+        _check(contrast_scope in CONTRAST_SCOPES, f"--contrast-scope must be one of {CONTRAST_SCOPES}")
+        self.contrast_scope = contrast_scope
         _check(pos_weight is None or pos_weight > 0, f"--pos-weight must be > 0, got {pos_weight}")
         self.loss_type, self.pos_weight = loss_type, pos_weight
         self.weights = {"loss_contour": lambda_contour, "loss_contrast": lambda_contrast,
@@ -94,8 +100,9 @@ class CaCLCriterion:
                             "heads, or set --lambda-contrast 0 --lambda-pivot 0")
         embed_t, embed_a = outputs["embed_t"], outputs["embed_a"]
         labels = patch_labels(mask, tuple(embed_t.shape[-2:]), self.contour_patches, self.contour_width)
+        terms = contour_contrastive_per_image if self.contrast_scope == "image" else contour_contrastive
         with torch.autocast(device_type=embed_t.device.type, enabled=False):
-            return contour_contrastive(
+            return terms(
                 embed_t, embed_a, labels, outputs["mask"],
                 temperature=self.temperature, num_anchors=self.num_anchors, hard_ratio=self.hard_ratio,
                 with_contrast=self.weights["loss_contrast"] > 0, with_pivot=self.weights["loss_pivot"] > 0,
