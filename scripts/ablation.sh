@@ -28,7 +28,7 @@ variant_flags() {
 
 case "$SETTING" in
   synthetic)
-    DATA=(--crop-size 160 --base-size 160 --synthetic-size 800 --epochs 2 --pos-weight 3) ;;
+    DATA=(--crop-size 128 --base-size 128 --synthetic-size 800 --epochs 2 --pos-weight 3) ;;
   casia1)
     CASIA1=${CACL_CASIA1_ROOT:?set CACL_CASIA1_ROOT to the CASIA v1 folder}
     SPLIT=${SPLIT:-splits/casia1_source_disjoint}

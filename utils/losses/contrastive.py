@@ -19,6 +19,8 @@ from utils.losses.patches import AUTHENTIC, CONTOUR, IGNORED, TAMPERED
 from utils.losses.precision import at_least_float32
 from utils.losses.sampling import sample_branch
 
+CONTRAST_SCOPES = ("batch", "image")
+
 
 @dataclass
 class ContrastiveTerms:
@@ -80,9 +82,6 @@ def _counts(selected: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Ten
     return {name: (selected & (labels == code)).sum().float() for name, code in names.items()}
 
 
-CONTRAST_SCOPES = ("batch", "image")
-
-
 def contour_contrastive_per_image(
     embed_t: torch.Tensor,
     embed_a: torch.Tensor,
@@ -106,12 +105,9 @@ def contour_contrastive_per_image(
     for name in ("contrast", "pivot"):
         defined = [getattr(r, name) for r in results if getattr(r, name) is not None]
         setattr(merged, name, torch.stack(defined).mean() if defined else None)
-    for key in results[0].counts:
-        values = [r.counts[key] for r in results if key in r.counts]
-        merged.counts[key] = torch.stack(values).sum()
-    collapse = [r.counts["embed_collapse"] for r in results if "embed_collapse" in r.counts]
-    if collapse:
-        merged.counts["embed_collapse"] = torch.stack(collapse).mean()
+    for key in {key for r in results for key in r.counts}:
+        values = torch.stack([r.counts[key] for r in results if key in r.counts])
+        merged.counts[key] = values.mean() if key == "embed_collapse" else values.sum()
     return merged
 
 
