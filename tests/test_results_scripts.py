@@ -1,4 +1,4 @@
-"""scripts/collect_ablation.py and scripts/plot_curves.py on hand-made run folders."""
+"""scripts/collect_ablation.py, plot_curves.py and summarize_eval.py on hand-made run folders."""
 from __future__ import annotations
 
 import importlib.util
@@ -59,3 +59,21 @@ def test_plot_curves_writes_a_png_and_rejects_a_folder_without_history(tmp_path:
     bad = subprocess.run([sys.executable, script, str(tmp_path), "--out", str(out)], capture_output=True, text=True)
     assert bad.returncode != 0 and "no val_history.jsonl in" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_summarize_eval_rows_and_missing_metrics(tmp_path: Path) -> None:
+    summarize = _script("summarize_eval")
+    metrics = {"f1@fixed/per_image": 0.25, "f1_trivial/per_image": 0.125, "detection/auc": float("nan"),
+               "count/tampered": 3.0}
+    cells = summarize.row("toy", metrics).strip("| ").split(" | ")
+    assert cells[0] == "toy" and len(cells) == len(summarize.COLUMNS) + 1
+    by_name = dict(zip(summarize.COLUMNS.values(), cells[1:]))
+    assert by_name["F1@0.5 per image"] == "0.250" and by_name["F1 trivial per image"] == "0.125"
+    assert by_name["image-level AUC"] == "–" and by_name["pixel AUC dataset"] == "–"
+    assert by_name["tampered images"] == "3"
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    script = str(ROOT / "scripts" / "summarize_eval.py")
+    out = subprocess.run([sys.executable, script, f"toy={tmp_path}"], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines()[2].startswith("| toy | 0.250 |")
+    bad = subprocess.run([sys.executable, script, f"toy={tmp_path / 'none'}"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "metrics.json" in bad.stderr and "Traceback" not in bad.stderr
