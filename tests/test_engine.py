@@ -14,7 +14,7 @@ import train
 from modeling import build_model
 from utils.checkpoint import load_checkpoint, load_model_weights
 from utils.engine.run_dir import read_history
-from utils.engine.trainer import AMPTrainer, TrainingDiverged
+from utils.engine.trainer import AMPTrainer, TrainingDiverged, is_improvement
 
 TINY = ["--backbone", "mobilenet", "--crop-size", "64", "--base-size", "64", "--synthetic-size", "2",
         "--batch-size", "2", "--val-fraction", "0.5", "--workers", "0", "--warmup-iters", "1",
@@ -61,6 +61,16 @@ def test_validation_history_and_the_best_metric_flag(tmp_path: Path) -> None:
     assert state["best_metric"] == pytest.approx(best["auc"])
     assert state["best_epoch"] + 1 == best["epoch"]  # 0-based index vs completed-epoch count
     assert load_checkpoint(run_dir / "model_best.pth.tar")["epoch"] == best["epoch"]
+
+
+def test_best_checkpoint_rule() -> None:
+    nan = float("nan")
+    assert is_improvement(0.0, 0.6, None, None)  # the first validation is the best so far
+    assert not is_improvement(nan, 0.9, None, None)
+    assert is_improvement(0.3, 0.1, 0.2, 0.9) and not is_improvement(0.1, 0.9, 0.2, 0.1)
+    assert is_improvement(0.0, 0.7, 0.0, 0.6), "F1 tied at 0: the higher AUC wins"
+    assert not is_improvement(0.0, 0.6, 0.0, 0.6), "a full tie keeps the earlier epoch"
+    assert not is_improvement(0.0, nan, 0.0, 0.6) and not is_improvement(0.0, 0.7, 0.0, None)
 
 
 def test_resume_after_an_epoch_ends_like_an_uninterrupted_run(tmp_path: Path) -> None:

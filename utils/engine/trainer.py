@@ -38,12 +38,23 @@ from utils.metrics import PixelEvaluator, summarize
 from utils.visualize import image_grid
 
 GRID_ROWS = 4  # validation samples in the TensorBoard image grid
+TIEBREAK_METRIC = "auc"  # decides between epochs tied on --best-metric (e.g. F1@0.5 = 0 early on)
 BAR_STATS = ("total", "embed_collapse")  # shown in the progress bar beside the loss terms
 Criterion = Callable[[dict[str, torch.Tensor], torch.Tensor], dict[str, torch.Tensor]]
 
 
 class TrainingDiverged(UserError):
     """Too many non-finite losses, or the model itself became non-finite: the run stops."""
+
+
+def is_improvement(value: float, tiebreak: float, best: float | None, best_tiebreak: float | None) -> bool:
+    """Whether a validation scoring ``value`` (and ``tiebreak``) beats the best so far; NaN never does,
+    a tie on ``value`` is broken by a strictly higher ``tiebreak``, a full tie keeps the earlier epoch."""
+    if math.isnan(value):
+        return False
+    if best is None or value != best:
+        return best is None or value > best
+    return best_tiebreak is not None and not math.isnan(tiebreak) and tiebreak > best_tiebreak
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,7 @@ class TrainState:
     epoch: int = 0
     iteration: int = 0
     best_metric: float | None = None
+    best_tiebreak: float | None = None
     best_epoch: int | None = None
     nonfinite: int = 0
     last_metrics: dict[str, float] = field(default_factory=dict)
@@ -263,9 +275,10 @@ class Trainer:
         """Keep ``metrics`` as the last validation; whether they are a new best."""
         self.state.last_metrics = metrics
         value = metrics.get(self.config.metric, math.nan)
-        if math.isnan(value) or (self.state.best_metric is not None and value <= self.state.best_metric):
+        tiebreak = metrics.get(TIEBREAK_METRIC, math.nan)
+        if not is_improvement(value, tiebreak, self.state.best_metric, self.state.best_tiebreak):
             return False
-        self.state.best_metric, self.state.best_epoch = value, epoch
+        self.state.best_metric, self.state.best_tiebreak, self.state.best_epoch = value, tiebreak, epoch
         return True
 
     def checkpoint_state(self, rng: list[dict[str, Any]]) -> dict[str, Any]:
@@ -279,6 +292,7 @@ class Trainer:
             "epoch": self.state.epoch,
             "iteration": self.state.iteration,
             "best_metric": self.state.best_metric,
+            "best_tiebreak": self.state.best_tiebreak,
             "best_epoch": self.state.best_epoch,
             "nonfinite": self.state.nonfinite,
             "last_metrics": self.state.last_metrics,
@@ -304,6 +318,7 @@ class Trainer:
         self.load_scaler_state(state.get("scaler"))
         self.state = TrainState(epoch=state["epoch"], iteration=state["iteration"],
                                 best_metric=state.get("best_metric"), best_epoch=state.get("best_epoch"),
+                                best_tiebreak=state.get("best_tiebreak"),
                                 nonfinite=state.get("nonfinite", 0),
                                 last_metrics=state.get("last_metrics", {}))
         rng = state["rng"]
