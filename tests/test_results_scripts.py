@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from utils.engine.run_dir import append_history, read_history
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,3 +79,23 @@ def test_summarize_eval_rows_and_missing_metrics(tmp_path: Path) -> None:
     assert out.stdout.splitlines()[2].startswith("| toy | 0.250 |")
     bad = subprocess.run([sys.executable, script, f"toy={tmp_path / 'none'}"], capture_output=True, text=True)
     assert bad.returncode != 0 and "metrics.json" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_check_collapse_tells_a_collapsed_head_from_a_fresh_one(tmp_path: Path) -> None:
+    import torch
+
+    from modeling import build_model
+    from utils.checkpoint import save_checkpoint
+
+    check = _script("check_collapse")
+    torch.manual_seed(0)
+    model = build_model(backbone="mobilenet", output_stride=16)
+    fresh = tmp_path / "fresh.pth.tar"
+    save_checkpoint({"model_config": model.config, "state_dict": model.state_dict()}, fresh)
+    for head in (model.projection_t, model.projection_a):
+        torch.nn.init.zeros_(head.mlp[-1].weight)  # output = bias alone: one point for every patch
+        torch.nn.init.ones_(head.mlp[-1].bias)
+    collapsed = tmp_path / "collapsed.pth.tar"
+    save_checkpoint({"model_config": model.config, "state_dict": model.state_dict()}, collapsed)
+    assert check.collapse(str(collapsed), images=2, size=64)["eval"] == pytest.approx(1.0)
+    assert check.collapse(str(fresh), images=2, size=64)["eval"] < 0.9
