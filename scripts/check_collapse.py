@@ -2,7 +2,8 @@
 
 Prints ``embed_collapse`` (utils.losses.contrastive): the length of the mean unit embedding over every
 patch of the images, per branch; 1 means every patch has the same embedding (the contrastive terms have
-no gradient left), values near 0 mean the embeddings spread out.
+no gradient left), values near 0 mean the embeddings spread out. Train mode (BatchNorm on batch
+statistics) is what the training log's ``collapse`` measures; eval mode is what inference sees.
 
     python scripts/check_collapse.py run/synthetic/cacl-mobilenet/experiment_0/checkpoint.pth.tar
 """
