@@ -6,6 +6,7 @@ variant's runs, the mean over seeds with the spread (min–max), and each seed's
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import statistics
 import sys
@@ -20,12 +21,18 @@ COLUMNS = {"f1": "F1@0.5 per image", "auc": "AUC per image", "f1_dataset": "F1@0
 _SEED = re.compile(r"^(?P<variant>.+)-seed(?P<seed>\d+)$")
 
 
+def finished(folder: Path) -> bool:
+    """Whether the run validated after its last epoch (a ``--max-iters`` run: after it stopped)."""
+    args = json.loads((folder / ARGS_FILE).read_text())
+    return args.get("max_iters") is not None or read_history(folder)[-1]["epoch"] >= args.get("epochs", 0)
+
+
 def latest_runs(root: Path) -> dict[str, dict[int, Path]]:
-    """``{variant: {seed: newest experiment folder with a validation}}`` under ``root``."""
+    """``{variant: {seed: newest finished experiment folder}}`` under ``root``."""
     runs: dict[str, dict[int, Path]] = {}
     for history in sorted(root.glob(f"*/*/experiment_*/{HISTORY_FILE}"), key=lambda p: p.stat().st_mtime):
         match = _SEED.match(history.parent.parent.name)
-        if match:
+        if match and finished(history.parent):
             runs.setdefault(match["variant"], {})[int(match["seed"])] = history.parent
     return runs
 

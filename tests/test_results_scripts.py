@@ -23,10 +23,11 @@ def _script(name: str) -> ModuleType:
     return module
 
 
-def _fake_run(root: Path, checkname: str, f1_per_epoch: list[float], minutes: float = 2.0) -> Path:
+def _fake_run(root: Path, checkname: str, f1_per_epoch: list[float], minutes: float = 2.0,
+              epochs: int | None = None) -> Path:
     folder = root / "synthetic" / checkname / "experiment_0"
     folder.mkdir(parents=True)
-    (folder / "args.json").write_text("{}")
+    (folder / "args.json").write_text(json.dumps({"epochs": epochs or len(f1_per_epoch), "max_iters": None}))
     for epoch, f1 in enumerate(f1_per_epoch, 1):
         append_history(folder, epoch, {"f1": f1, "auc": 0.5 + f1, "f1_dataset": f1 / 2, "auc_dataset": 0.6,
                                        "f1_trivial": 0.1})
@@ -46,6 +47,7 @@ def test_collect_ablation_takes_the_last_epoch_and_averages_seeds(tmp_path: Path
     _fake_run(tmp_path, "full-seed0", [0.9, 0.2])
     _fake_run(tmp_path, "full-seed1", [0.1, 0.4])
     _fake_run(tmp_path, "mask-seed0", [0.05], minutes=3.0)
+    _fake_run(tmp_path, "drop-seed0", [0.5], epochs=2)  # still running: left out
     rows = collect.table(collect.latest_runs(tmp_path), ["mask", "full", "drop"]).splitlines()
     assert rows[2].startswith("| mask | 0 | 0.050 | 0.550 | 0.025 | 0.600 | 0.100 | 3.0 |")
     assert rows[3].startswith("| full | 0,1 | 0.300 (0.200–0.400) | 0.800 (0.700–0.900) |")
