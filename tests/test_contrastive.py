@@ -193,6 +193,15 @@ def test_hard_ratio_draws_from_hard_patches() -> None:
     assert (sample_branch(positive, contour, 60, generator=gen) & hard).sum() < 15
 
 
+def test_sampling_never_picks_an_ineligible_patch() -> None:
+    positive = torch.arange(40) % 2 == 0
+    contour = torch.arange(40) < 8
+    eligible = torch.arange(40) >= 4  # half of the contour patches of each class are out
+    selected = sample_branch(positive, contour, 60, generator=torch.Generator().manual_seed(0),
+                             eligible=eligible)
+    assert not (selected & ~eligible).any() and selected.sum() == 36
+
+
 def test_sampling_deterministic_given_a_generator() -> None:
     positive, contour = _patches(500, 300, 50)
     seeds = (3, 3, 4)

@@ -126,8 +126,8 @@ def contour_contrastive(
     """``L_ncl`` and ``L_pc`` for embeddings (B,D,h,w) and patch ``labels`` (B,h,w) on the same grid.
 
     Branch T's classes are {T, C} vs {A}, branch A's {T} vs {A, C}; IGNORED patches are never sampled.
-    ``L_ncl`` averages the branches
-    that are defined and is None when neither is; ``mask_logits`` feed ``hard_ratio`` hard mining.
+    ``L_ncl`` averages the branches that are defined and is None when neither is; ``mask_logits`` feed
+    ``hard_ratio`` hard mining.
     Both embeddings are gathered once, on the union of the two samples, which the counts describe.
     """
     flat = labels.flatten()
@@ -138,10 +138,8 @@ def contour_contrastive(
     valid = flat != IGNORED
     samples = []
     for positive in (positive_t, positive_a):
-        hard = None if predicted is None else (predicted != positive)[valid]
-        selected = torch.zeros_like(valid)
-        selected[valid] = sample_branch(positive[valid], contour[valid], num_anchors, hard, hard_ratio)
-        samples.append(selected)
+        hard = None if predicted is None else predicted != positive
+        samples.append(sample_branch(positive, contour, num_anchors, hard, hard_ratio, eligible=valid))
     sel_t, sel_a = samples
     index = (sel_t | sel_a).nonzero().squeeze(1)
     z_t, z_a = gather_patches(embed_t, index), gather_patches(embed_a, index)

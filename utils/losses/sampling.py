@@ -60,16 +60,19 @@ def sample_branch(
     hard: Optional[torch.Tensor] = None,
     hard_ratio: float = 0.0,
     generator: Optional[torch.Generator] = None,
+    eligible: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """Choose at most ``num_anchors`` patches for one branch; returns an (N,) bool selection.
 
     ``positive`` (N,) bool is the branch's class of each patch, ``contour`` marks contour patches
     (sampled with priority within whichever class the branch gives them), ``hard`` marks patches the
-    mask head gets wrong; ``hard_ratio`` of each class's non-contour draws come from them.
+    mask head gets wrong; ``hard_ratio`` of each class's non-contour draws come from them. Only
+    ``eligible`` patches (all when None) belong to either class.
     """
     keys = torch.rand(positive.shape, device=positive.device, generator=generator)
-    quotas = class_quotas(int((~positive).sum()), int(positive.sum()), num_anchors)
+    classes = (~positive, positive) if eligible is None else (~positive & eligible, positive & eligible)
+    quotas = class_quotas(int(classes[0].sum()), int(classes[1].sum()), num_anchors)
     selected = torch.zeros_like(positive)
-    for members, quota in zip((~positive, positive), quotas):
+    for members, quota in zip(classes, quotas):
         selected |= _sample_class(keys, members, contour, hard, quota, hard_ratio)
     return selected
