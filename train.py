@@ -1,6 +1,6 @@
 """Train CaCL-Net.
 
-    python train.py                                   # quick synthetic-data run (about 17 min on a 2-core CPU)
+    python train.py                                   # quick synthetic-data run (~17 min on a 2-core CPU)
     python train.py --dataset casia2 --val-dataset casia1 --backbone resnet101 ...
     torchrun --nproc_per_node 4 train.py ...          # DDP, one process per GPU (also multi-node)
     python train.py --gpu-ids 0,1 ...                 # the same, relaunched through torchrun

@@ -39,13 +39,14 @@ def collapse(path: str, images: int, size: int) -> dict[str, float]:
         model.train(mode == "train")
         with torch.no_grad():
             out = model(batch)
-        z_t, z_a = (out[key].permute(0, 2, 3, 1).reshape(-1, out[key].shape[1]) for key in ("embed_t", "embed_a"))
+        z_t, z_a = (out[key].permute(0, 2, 3, 1).flatten(0, 2) for key in ("embed_t", "embed_a"))
         results[mode] = float(embedding_collapse(z_t, z_a))
     return results
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("ckpt", help="checkpoint written by train.py")
     parser.add_argument("--images", type=int, default=4, help="synthetic val images")
     parser.add_argument("--size", type=int, default=256, help="their side")

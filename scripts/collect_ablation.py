@@ -18,6 +18,7 @@ from utils.engine.run_dir import ARGS_FILE, HISTORY_FILE, read_history  # noqa: 
 
 COLUMNS = {"f1": "F1@0.5 per image", "auc": "AUC per image", "f1_dataset": "F1@0.5 dataset",
            "auc_dataset": "AUC dataset"}
+VARIANTS = ("mask", "contour", "contrast", "full", "drop", "image")  # scripts/ablation.sh's, in order
 _SEED = re.compile(r"^(?P<variant>.+)-seed(?P<seed>\d+)$")
 
 
@@ -53,7 +54,8 @@ def table(runs: dict[str, dict[int, Path]], variants: list[str]) -> str:
             lines.append(f"| {variant} | – | not run |" + " |" * (len(header) - 3))
             continue
         last = {seed: read_history(folder)[-1] for seed, folder in sorted(folders.items())}
-        minutes = [(f / HISTORY_FILE).stat().st_mtime - (f / ARGS_FILE).stat().st_mtime for f in folders.values()]
+        minutes = [(f / HISTORY_FILE).stat().st_mtime - (f / ARGS_FILE).stat().st_mtime
+                   for f in folders.values()]
         cells = [_cell([row[key] for row in last.values()]) for key in COLUMNS]
         trivial = _cell([row["f1_trivial"] for row in last.values()])
         seeds = ",".join(str(s) for s in last)
@@ -63,9 +65,10 @@ def table(runs: dict[str, dict[int, Path]], variants: list[str]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("root", type=Path, help="the ablation's --run-dir")
-    parser.add_argument("--variants", nargs="+", default=["mask", "contour", "contrast", "full", "drop", "image"])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), help="rows, in this order")
     args = parser.parse_args()
     print(table(latest_runs(args.root), args.variants))
 

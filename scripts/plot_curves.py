@@ -42,7 +42,8 @@ def plot(runs: list[Path], labels: list[str], out: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=Path, help="experiment folders with val_history.jsonl")
     parser.add_argument("--label", action="append", help="legend entry per run (default: folder path)")
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")

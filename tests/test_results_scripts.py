@@ -60,7 +60,8 @@ def test_plot_curves_writes_a_png_and_rejects_a_folder_without_history(tmp_path:
     script = str(ROOT / "scripts" / "plot_curves.py")
     subprocess.run([sys.executable, script, str(run), "--label", "toy", "--out", str(out)], check=True)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    bad = subprocess.run([sys.executable, script, str(tmp_path), "--out", str(out)], capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, script, str(tmp_path), "--out", str(out)],
+                         capture_output=True, text=True)
     assert bad.returncode != 0 and "no val_history.jsonl in" in bad.stderr
     assert "Traceback" not in bad.stderr
 
@@ -77,7 +78,8 @@ def test_summarize_eval_rows_and_missing_metrics(tmp_path: Path) -> None:
     assert by_name["tampered images"] == "3"
     (tmp_path / "metrics.json").write_text(json.dumps(metrics))
     script = str(ROOT / "scripts" / "summarize_eval.py")
-    out = subprocess.run([sys.executable, script, f"toy={tmp_path}"], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, script, f"toy={tmp_path}"],
+                         capture_output=True, text=True, check=True)
     assert out.stdout.splitlines()[2].startswith("| toy | 0.250 |")
     bad = subprocess.run([sys.executable, script, f"toy={tmp_path / 'none'}"], capture_output=True, text=True)
     assert bad.returncode != 0 and "metrics.json" in bad.stderr and "Traceback" not in bad.stderr

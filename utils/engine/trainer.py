@@ -52,9 +52,11 @@ def is_improvement(value: float, tiebreak: float, best: float | None, best_tiebr
     a tie on ``value`` is broken by a strictly higher ``tiebreak``, a full tie keeps the earlier epoch."""
     if math.isnan(value):
         return False
-    if best is None or value != best:
-        return best is None or value > best
-    return best_tiebreak is not None and not math.isnan(tiebreak) and tiebreak > best_tiebreak
+    if best is None:
+        return True
+    if value != best:
+        return value > best
+    return best_tiebreak is not None and tiebreak > best_tiebreak  # NaN compares False
 
 
 @dataclass(frozen=True)
