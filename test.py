@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from dataloaders import add_data_args
+from modeling.backbone.provenance import describe_provenance
 from utils.checkpoint import load_checkpoint
 from utils.engine.distributed import DistInfo, resolve_device
 from utils.errors import UserError, run_cli
@@ -121,6 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     if perturbations and not source.has_gt:
         raise UserError("--robust needs ground truth (a dataset, a list, a Tp/Gt folder or --gt-path)")
     model = load_model(args.ckpt, torch.device(args.device), checkpoint)
+    print(f"checkpoint {args.ckpt}: backbone {checkpoint['model_config'].get('backbone')}, initialised from "
+          f"{describe_provenance(checkpoint.get('pretrained'))}")
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_dir = Path(args.save_dir) if args.save_dir else (None if source.has_gt else out_dir)

@@ -22,6 +22,8 @@ from torch.utils.data import DataLoader
 
 from dataloaders import make_data_loader, write_split_lists
 from modeling import build_model
+from modeling.backbone.provenance import Provenance, describe_provenance
+from modeling.backbone.weights import sha256_of
 from modeling.utils import convert_sync_bn, freeze_bn, param_groups
 from utils.checkpoint import load_checkpoint, load_model_weights
 from utils.engine.args import parse_args
@@ -62,11 +64,18 @@ def setup(args: argparse.Namespace) -> tuple[DistInfo, torch.device, Path | None
 
 
 def build_network(args: argparse.Namespace, with_projection: bool, device: torch.device,
-                  info: DistInfo) -> nn.Module:
-    """The model on ``device``: fine-tune weights, frozen or synchronised BatchNorm, DDP wrapper."""
-    model = build_model(args.backbone, args.out_stride, args.embed_dim, with_projection, args.pretrained)
+                  info: DistInfo) -> tuple[nn.Module, dict]:
+    """The model on ``device`` (fine-tune weights, frozen or synchronised BatchNorm, DDP wrapper) and
+    the record of its initialisation."""
+    model = build_model(args.backbone, args.out_stride, args.embed_dim, with_projection,
+                        "none" if args.ft else args.pretrained)
+    provenance = model.backbone.provenance.to_dict()
     if args.ft:
-        load_model_weights(model, load_checkpoint(args.resume), args.resume, keep_fresh_projection=True)
+        parent = load_checkpoint(args.resume)
+        load_model_weights(model, parent, args.resume, keep_fresh_projection=True)
+        provenance = fine_tune_provenance(args.resume, parent)
+    if info.is_main:
+        print(f"initialisation: {describe_provenance(provenance)}")
     if args.freeze_bn:
         freeze_bn(model)
     if args.sync_bn and info.distributed:
@@ -77,7 +86,13 @@ def build_network(args: argparse.Namespace, with_projection: bool, device: torch
         # some heads get no gradient in some steps (e.g. a skipped contrastive branch)
         model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
                                         find_unused_parameters=True)
-    return model
+    return model, provenance
+
+
+def fine_tune_provenance(path: str, parent: dict) -> dict:
+    """The initialisation record of a ``--ft`` run: the parent checkpoint, and what it started from."""
+    source = f"fine-tuned from {path} (initialised from {describe_provenance(parent.get('pretrained'))})"
+    return Provenance(source, str(path), sha256_of(path)).to_dict()
 
 
 def build_loaders(args: argparse.Namespace, info: DistInfo,
@@ -98,7 +113,7 @@ def build_trainer(args: argparse.Namespace, info: DistInfo, device: torch.device
                   run_dir: Path | None) -> Trainer:
     """Every part of the run, from the flags; resumes or starts at ``--start_epoch``."""
     criterion = CaCLCriterion.from_args(args)
-    model = build_network(args, criterion.needs_embeddings, device, info)
+    model, provenance = build_network(args, criterion.needs_embeddings, device, info)
     train_loader, val_loader = build_loaders(args, info, run_dir)
     groups = param_groups(unwrap(model), args.lr)
     optimizer = build_optimizer(groups, args.optimizer, args.lr, args.momentum, args.weight_decay,
@@ -109,7 +124,7 @@ def build_trainer(args: argparse.Namespace, info: DistInfo, device: torch.device
                          warmup_iters=args.warmup_iters, step_iters=step_epochs * per_epoch)
     config = TrainerConfig(epochs=args.epochs, eval_interval=args.eval_interval, max_iters=args.max_iters,
                            max_nonfinite=args.max_nonfinite, channels_last=args.channels_last,
-                           metric=args.best_metric)
+                           metric=args.best_metric, pretrained=provenance)
     trainer_class = AMPTrainer if args.amp else Trainer
     trainer = trainer_class(model, criterion, optimizer, scheduler, train_loader, config, device,
                             val_loader=val_loader, evaluator=PixelEvaluator() if val_loader else None,

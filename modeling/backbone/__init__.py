@@ -22,7 +22,8 @@ __all__ = ["BACKBONES", "OUTPUT_STRIDES", "Backbone", "build_backbone"]
 
 
 def build_backbone(name: str, output_stride: int = 16, pretrained: str | Path | None = None) -> Backbone:
-    """Build backbone ``name`` at ``output_stride``; ``pretrained`` is None, "imagenet" or a file path."""
+    """Build backbone ``name`` at ``output_stride``, initialised from ``pretrained`` (None/"none",
+    "auto", "imagenet" or a file path); ``backbone.provenance`` says which weights it got."""
     backbone = BACKBONES.get(name)(output_stride)
-    apply_pretrained(backbone, pretrained)
+    backbone.provenance = apply_pretrained(backbone, pretrained)
     return backbone

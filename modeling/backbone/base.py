@@ -14,6 +14,7 @@ from typing import ClassVar
 from torch import Tensor, nn
 from torchvision.models import WeightsEnum
 
+from modeling.backbone.provenance import RANDOM_INIT, Provenance
 from utils.errors import UserError
 from utils.registry import Registry
 
@@ -33,18 +34,21 @@ class Backbone(nn.Module, ABC):
     """Base class: subclasses set the channel counts and build their layers for ``output_stride``.
 
     ``imagenet_weights`` is the torchvision weights entry for ``pretrained="imagenet"`` (None when
-    torchvision has none); ``ignored_keys`` are prefixes of tensors in a pretrained file that the
+    torchvision has none); ``bundled_weights`` names ImageNet weights that an installable package ships
+    as ``(package, path inside it)``, the offline source of ``pretrained="auto"``; ``ignored_keys`` are prefixes of tensors in a pretrained file that the
     backbone deliberately drops (the classifier), so they are not reported as unexpected.
     """
 
     low_level_channels: ClassVar[int]
     high_level_channels: ClassVar[int]
     imagenet_weights: ClassVar[WeightsEnum | None] = None
+    bundled_weights: ClassVar[tuple[str, str] | None] = None
     ignored_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, output_stride: int) -> None:
         super().__init__()
         self.output_stride = check_output_stride(output_stride)
+        self.provenance = Provenance(RANDOM_INIT)
 
     @abstractmethod
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:

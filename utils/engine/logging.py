@@ -12,6 +12,7 @@ import torch
 from tensorboardX import SummaryWriter
 from tqdm import tqdm
 
+from modeling.backbone.provenance import describe_provenance
 from utils.engine.run_dir import BEST_CHECKPOINT, LAST_CHECKPOINT
 
 
@@ -80,10 +81,13 @@ def format_kv_table(title: str, values: Mapping[str, Any]) -> str:
 
 
 def format_summary(run_dir: Path, best_epoch: int | None, best_metric: float | None, metric_name: str,
-                   last_metrics: Mapping[str, Any], seconds: float, skipped: int) -> str:
-    """The one-screen end-of-run summary: where things are, best epoch and metric, last validation."""
+                   last_metrics: Mapping[str, Any], seconds: float, skipped: int,
+                   pretrained: Mapping[str, Any] | None = None) -> str:
+    """The one-screen end-of-run summary: where things are, the initialisation, best epoch and metric,
+    last validation."""
     rows: dict[str, Any] = {
         "run folder": str(run_dir),
+        "initialisation": describe_provenance(pretrained),
         "wall time": f"{seconds / 60:.1f} min",
         "skipped non-finite steps": skipped,
     }

@@ -64,7 +64,8 @@ class TrainerConfig:
     """Loop settings that are not parts (model, optimiser, loaders).
 
     ``metric`` is the validation key (of :func:`utils.metrics.summarize`) that picks the best
-    checkpoint.
+    checkpoint; ``pretrained`` is the backbone's initialisation record (``Provenance.to_dict()``),
+    kept in every checkpoint and printed in the summary.
     """
 
     epochs: int
@@ -73,6 +74,7 @@ class TrainerConfig:
     max_nonfinite: int = 20
     channels_last: bool = False
     metric: str = "f1"
+    pretrained: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -151,7 +153,7 @@ class Trainer:
         if self.dist.is_main and self.run_dir is not None:
             tqdm.write(format_summary(self.run_dir, self.state.best_epoch, self.state.best_metric,
                                       self.config.metric, self.state.last_metrics, time.time() - start,
-                                      self.state.nonfinite))
+                                      self.state.nonfinite, self.config.pretrained))
         return self.state
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
@@ -300,6 +302,7 @@ class Trainer:
             "last_metrics": self.state.last_metrics,
             "rng": rng,
             "args": self.args,
+            "pretrained": self.config.pretrained,
         }
 
     def start_at(self, epoch: int, iterations_per_epoch: int) -> None:
