@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from dataloaders.audit import MISMATCH_POLICIES, audit_records
 from dataloaders.datasets import DATASETS, GENERATORS
 from dataloaders.datasets.folder import read_pair_list
+from dataloaders.mixed import MixedDataset, mixed_length
 from dataloaders.pair_dataset import PairDataset
 from dataloaders.records import Record
 from dataloaders.splits import SPLITS, split_records, write_split_lists
@@ -65,6 +66,9 @@ def add_data_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group.add_argument("--color-jitter", type=float, default=0.1, help="brightness/contrast/saturation ±")
     group.add_argument("--degrade-prob", type=float, default=0.0,
                        help="chance of one JPEG/blur/noise degradation per train image")
+    group.add_argument("--mix-synthetic", type=float, default=0.0, metavar="R",
+                       help="joint training: add R x (real train images) synthetic samples, made from "
+                            "--synthetic-source photos (else the bundled ones), to a real dataset's train split")
     return parser
 
 
@@ -113,7 +117,18 @@ def build_dataset(args: argparse.Namespace, split: str, name: str | None = None)
     if name == args.dataset:
         records = split_records(_without_val_list(records, args), split, args.split_seed, args.val_fraction,
                                 args.test_fraction)
-    return _pair_dataset(args, records, split, root)
+    dataset = _pair_dataset(args, records, split, root)
+    if split == "train" and args.mix_synthetic > 0:
+        return _with_synthetic(args, dataset)
+    return dataset
+
+
+def _with_synthetic(args: argparse.Namespace, real: PairDataset) -> MixedDataset:
+    """``real`` plus ``--mix-synthetic`` × its length generated train samples (joint training)."""
+    photos = DATASETS.get("synthetic")("", args)
+    synthetic = GENERATORS.get("synthetic")(args, "train", photos, False,
+                                            length=mixed_length(len(real), args.mix_synthetic))
+    return MixedDataset(real, synthetic)
 
 
 def _without_val_list(records: list[Record], args: argparse.Namespace) -> list[Record]:

@@ -38,11 +38,12 @@ def split_length(args: argparse.Namespace, split: str) -> int:
 
 @GENERATORS.register("synthetic")
 def build_synthetic(args: argparse.Namespace, split: str, records: list[Record],
-                    include_authentic: bool) -> SyntheticDataset:
-    """The split's generator; with a source folder each split gets its own photos."""
+                    include_authentic: bool, length: int | None = None) -> SyntheticDataset:
+    """The split's generator (``length`` samples, default :func:`split_length`); with a source folder
+    each split gets its own photos."""
     if getattr(args, "synthetic_source", None):
         records = split_records(records, split, args.split_seed, args.val_fraction, args.test_fraction)
         if not records:
             raise DataError(f"{args.synthetic_source}: too few photos to give the {split} split any")
-    return SyntheticDataset([r.image for r in records], split, split_length(args, split), args.crop_size,
-                            args.split_seed, include_authentic)
+    return SyntheticDataset([r.image for r in records], split, length or split_length(args, split),
+                            args.crop_size, args.split_seed, include_authentic)
