@@ -48,7 +48,8 @@ def add_data_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group.add_argument("--test-fraction", type=float, default=0.1, help="1.0 = evaluate the whole set")
     group.add_argument("--base-size", type=int, default=256, help="eval resize (square); 0 = original")
     group.add_argument("--crop-size", type=int, default=256, help="train crop (and synthetic image) side")
-    group.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
+    group.add_argument("--workers", type=int, default=1,
+                       help="DataLoader worker processes (one keeps up with the model on a 2-core CPU)")
     group.add_argument("--batch-size", type=int, default=8,
                        help="train batch (over all processes under DDP)")
     group.add_argument("--test-batch-size", type=int, default=None,
