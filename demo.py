@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import signal
 import tempfile
 from pathlib import Path
 
@@ -55,6 +56,10 @@ def announce(host: str, port: int, checkpoint: str) -> None:
         print(f"listening on {host}: anyone who can reach this computer on port {port} can upload photos")
 
 
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     """Load the model once, then serve the page until interrupted."""
     args = parse_args(argv)
@@ -71,10 +76,9 @@ def main(argv: list[str] | None = None) -> None:
         app = create_app(predictor, Path(upload_dir), args.max_upload_mb, args.max_pixels)
         server = make_demo_server(app, args.host, args.port)
         announce(args.host, server.server_port, str(ckpt))
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            print("demo stopped")
+        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it like Ctrl-C, so the temp folder goes too
+        server.serve_forever()  # returns on Ctrl-C (werkzeug catches the KeyboardInterrupt)
+    print("demo stopped")
 
 
 if __name__ == "__main__":

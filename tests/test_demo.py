@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
+import re
 import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +31,8 @@ from utils.errors import UserError, run_cli
 from utils.evaluation.runner import to_input
 from utils.inference import predict_batch
 from utils.visualize import prob_to_uint16
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -237,3 +244,24 @@ def test_the_address_and_who_can_reach_it_are_printed(capsys):
     assert "open http://127.0.0.1:7860/" in out and "this computer only" in out
     demo.announce("0.0.0.0", 7860, "m.pth")
     assert "anyone who can reach this computer on port 7860" in capsys.readouterr().out
+
+
+def test_the_script_serves_and_cleans_up_when_stopped(predictor, tmp_path):
+    """`python demo.py` end to end: prints the address, answers, and on `kill` (SIGTERM, like Ctrl-C) stops
+    with exit code 0 and removes its upload folder."""
+    env = {**os.environ, "TMPDIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    server = subprocess.Popen([sys.executable, "demo.py", "--ckpt", predictor.info.path, "--port", "0"],
+                              cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = server.stdout.readline()
+        address = re.search(r"open (http://127\.0\.0\.1:\d+/)", first)
+        assert address, first + server.stderr.read()
+        assert [p.name[:10] for p in tmp_path.iterdir()] == ["cacl-demo-"]
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy for 127.0.0.1
+        with direct.open(address[1] + "api/info", timeout=30) as answer:
+            assert json.loads(answer.read())["checkpoint"] == predictor.info.path
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=60)
+    assert server.returncode == 0 and "demo stopped" in out
+    assert list(tmp_path.iterdir()) == []
