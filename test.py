@@ -5,7 +5,8 @@
 ``--in-path``: an image, a folder (``Tp/``+``Gt/``[+``Au/``] layout, or plain images), a glob, a pair list
 (text/JSON) or a dataset name with ``--split``. With ground truth: a protocol-labelled table, metrics.json,
 per_image.csv and PR/ROC plots in ``--out-dir``; without it (or with ``--save-dir``): probability maps,
-masks and overlays. ``--robust "jpeg:50,70 blur:3"`` repeats the evaluation under each perturbation.
+masks and overlays, plus scores.csv (image-level score and tampered area per image) when there is no
+ground truth. ``--robust "jpeg:50,70 blur:3"`` repeats the evaluation under each perturbation.
 """
 from __future__ import annotations
 
@@ -29,10 +30,18 @@ from utils.evaluation.inputs import (
     names_a_dataset,
     resolve_inputs,
 )
-from utils.evaluation.report import format_table, plot_curves, robust_table, write_json, write_per_image_csv
-from utils.evaluation.runner import run_pass
+from utils.evaluation.report import (
+    format_table,
+    plot_curves,
+    robust_table,
+    scores_table,
+    write_json,
+    write_per_image_csv,
+)
+from utils.evaluation.runner import RunStats, run_pass
 from utils.inference import load_model
 from utils.metrics import PixelEvaluator
+from utils.metrics.ranking import scorer_name
 from utils.robustness import parse_perturbations
 
 
@@ -88,8 +97,9 @@ def check_args(args: argparse.Namespace) -> argparse.Namespace:
 
 def evaluate(model: torch.nn.Module, source: EvalSource, args: argparse.Namespace,
              perturb: Callable[[Image.Image], Image.Image] | None = None, save_dir: Path | None = None,
-             desc: str = "test") -> PixelEvaluator | None:
-    """One pass over ``source``; returns the filled evaluator (None without ground truth)."""
+             desc: str = "test") -> tuple[PixelEvaluator | None, RunStats]:
+    """One pass over ``source``; returns the filled evaluator (None without ground truth) and the pass's
+    statistics (with each image's score when there is no ground truth)."""
     evaluator = PixelEvaluator(args.threshold, args.bins, args.image_score, args.top_percent,
                                include_authentic=False, inverse=args.inverse_f1) if source.has_gt else None
     dataset = EvalDataset(source, args.mask_mismatch, args.skip_bad, perturb)
@@ -98,7 +108,7 @@ def evaluate(model: torch.nn.Module, source: EvalSource, args: argparse.Namespac
         print(f"skipped {len(stats.skipped)} unreadable file(s) (--skip-bad), e.g. {stats.skipped[0]}")
     if stats.predicted == 0:
         raise UserError(f"{args.in_path}: no image could be read")
-    return evaluator
+    return evaluator, stats
 
 
 def report(evaluator: PixelEvaluator, out_dir: Path) -> dict[str, float]:
@@ -127,14 +137,17 @@ def main(argv: list[str] | None = None) -> None:
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_dir = Path(args.save_dir) if args.save_dir else (None if source.has_gt else out_dir)
-    evaluator = evaluate(model, source, args, save_dir=save_dir)
+    evaluator, stats = evaluate(model, source, args, save_dir=save_dir)
     if save_dir is not None:
         print(f"wrote probability maps, masks and overlays to {save_dir}")
     if evaluator is None:
+        scorer = scorer_name(args.image_score, args.top_percent)
+        print(scores_table(stats.scores, scorer, args.threshold, out_dir / "scores.csv"))
+        print(f"wrote {out_dir}/scores.csv")
         return
     rows = [("clean", report(evaluator, out_dir))]
     for pert in perturbations:
-        rows.append((pert.label, evaluate(model, source, args, pert.fn, desc=pert.label).compute()))
+        rows.append((pert.label, evaluate(model, source, args, pert.fn, desc=pert.label)[0].compute()))
     if perturbations:
         print(robust_table(rows, out_dir / "robustness.csv"))
 

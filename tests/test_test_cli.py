@@ -2,6 +2,7 @@
 --robust, and one clear line + exit 2 for each kind of bad input."""
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -89,6 +90,28 @@ def test_glob_without_ground_truth_writes_predictions(data, tmp_path, capsys):
     assert prob.dtype == np.uint16 and prob.shape == (48, 64)
     assert (tmp_path / "img0_mask.png").is_file() and (tmp_path / "img2_overlay.png").is_file()
     assert not (tmp_path / "metrics.json").exists()
+
+
+def test_without_ground_truth_writes_and_prints_scores(data, tmp_path, capsys):
+    """scores.csv: one row per image, highest score first, the score equal to the map's maximum (the default
+    scorer) and the tampered fraction equal to the saved mask's; the top of the table is printed."""
+    code, out, err = run(["--in-path", str(data / "set" / "Tp"), "--ckpt", str(data / "model.pth"),
+                          "--out-dir", str(tmp_path), *FAST], capsys)
+    assert code == 0, err
+    with (tmp_path / "scores.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["image", "image_score", "scorer", "threshold", "tampered_fraction"]
+    assert sorted(r["image"] for r in rows) == ["img0.png", "img1.png", "img2.png"]
+    scores = [float(r["image_score"]) for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    for row in rows:
+        stem = Path(row["image"]).stem
+        prob = np.asarray(Image.open(tmp_path / f"{stem}_prob.png"), dtype=np.float64) / 65535
+        assert float(row["image_score"]) == pytest.approx(prob.max(), abs=1e-4)
+        mask = np.asarray(Image.open(tmp_path / f"{stem}_mask.png")) > 0
+        assert float(row["tampered_fraction"]) == pytest.approx(mask.mean())
+        assert row["scorer"] == "max pixel probability" and float(row["threshold"]) == 0.5
+    assert "score (max pixel probability)" in out and "tampered area @0.5" in out and "scores.csv" in out
 
 
 def test_single_image_with_gt_and_list_file(data, tmp_path, capsys):

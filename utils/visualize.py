@@ -25,14 +25,18 @@ def overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.45, contour_wi
     return out.round().astype(np.uint8)
 
 
+def prob_to_uint16(prob: np.ndarray) -> np.ndarray:
+    """Probabilities in [0, 1] as uint16 ``round(prob × 65535)``: the pixels of a ``_prob.png``."""
+    return np.rint(np.clip(prob, 0, 1) * 65535).astype(np.uint16)
+
+
 def save_prediction(prob: np.ndarray, image: np.ndarray, threshold: float, out_dir: str | Path,
                     stem: str) -> None:
     """Write ``<stem>_prob.png`` (16-bit probability × 65535), ``<stem>_mask.png`` (0/255) and
     ``<stem>_overlay.png`` under ``out_dir``."""
     out_dir = Path(out_dir)
     (out_dir / stem).parent.mkdir(parents=True, exist_ok=True)
-    prob16 = np.rint(np.clip(prob, 0, 1) * 65535).astype(np.uint16)
-    Image.fromarray(prob16).save(out_dir / f"{stem}_prob.png")
+    Image.fromarray(prob_to_uint16(prob)).save(out_dir / f"{stem}_prob.png")
     mask = prob >= threshold
     Image.fromarray((mask * 255).astype(np.uint8)).save(out_dir / f"{stem}_mask.png")
     Image.fromarray(overlay(image, mask)).save(out_dir / f"{stem}_overlay.png")

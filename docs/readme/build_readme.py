@@ -8,7 +8,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-SECTIONS = ["method", "model", "datasets", "training", "evaluation", "results"]
+SECTIONS = ["method", "model", "datasets", "training", "evaluation", "demo", "results"]
 
 
 def section(name: str) -> str:

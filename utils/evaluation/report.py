@@ -1,5 +1,6 @@
-"""test.py outputs: the protocol-labelled table, metrics.json, the per-image CSV, PR/ROC plots and the
-robustness table. Undefined values print as ``undefined`` (never 0.5 or NaN)."""
+"""test.py outputs: the protocol-labelled table, metrics.json, the per-image CSV, PR/ROC plots, the
+robustness table and, for images without ground truth, scores.csv. Undefined values print as
+``undefined`` (never 0.5 or NaN)."""
 from __future__ import annotations
 
 import csv
@@ -14,9 +15,12 @@ import torch
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
+from utils.evaluation.runner import ImageScore
 from utils.metrics.functional import SCORE_NAMES, scores_from_counts
 
 PROTOCOLS = (("fixed", "per_image"), ("fixed", "dataset"), ("best", "per_image"), ("best", "dataset"))
+SCORE_COLUMNS = ("image", "image_score", "scorer", "threshold", "tampered_fraction")
+TOP_SCORES = 10
 ROBUST_COLUMNS = ("f1@fixed/per_image", "iou@fixed/per_image", "auc/per_image", "f1@fixed/dataset",
                   "auc/dataset", "f1_trivial/per_image")
 
@@ -91,6 +95,11 @@ def plot_curves(curves: dict[str, torch.Tensor], results: dict[str, float], out_
         plt.close(fig)
 
 
+def _aligned(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
+
+
 def robust_table(rows: Sequence[tuple[str, dict[str, float]]], path: Path) -> str:
     """One row per perturbation (``clean`` first), F1/AUC columns; saved as CSV, returned as text."""
     with path.open("w", newline="") as handle:
@@ -99,5 +108,20 @@ def robust_table(rows: Sequence[tuple[str, dict[str, float]]], path: Path) -> st
         writer.writerows([label, *(results[c] for c in ROBUST_COLUMNS)] for label, results in rows)
     table = [["perturbation", *ROBUST_COLUMNS]]
     table += [[label, *(fmt(r[c]) for c in ROBUST_COLUMNS)] for label, r in rows]
-    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table)
+    return _aligned(table)
+
+
+def scores_table(scores: Sequence[ImageScore], scorer: str, threshold: float, path: Path,
+                 top: int = TOP_SCORES) -> str:
+    """Write scores.csv (:data:`SCORE_COLUMNS`, highest image score first); return its first ``top`` rows
+    as a text table."""
+    ranked = sorted(scores, key=lambda s: -s.score)
+    rows = [[s.name, s.score, scorer, threshold, s.tampered_fraction] for s in ranked]
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SCORE_COLUMNS)
+        writer.writerows(rows)
+    shown = [["image", f"score ({scorer})", f"tampered area @{threshold:g}"]]
+    shown += [[s.name, f"{s.score:.4f}", f"{100 * s.tampered_fraction:.1f} %"] for s in ranked[:top]]
+    more = f"\n... {len(ranked) - top} more in {path}" if len(ranked) > top else ""
+    return _aligned(shown) + more

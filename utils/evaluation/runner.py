@@ -1,5 +1,6 @@
 """The test.py loop: load samples (workers), batch same-size images, predict at full resolution, then
-score against the ground truth and/or write the prediction files."""
+score against the ground truth and/or write the prediction files. Images without ground truth also get
+an image-level score and their tampered-area fraction (``scores.csv``)."""
 from __future__ import annotations
 
 import argparse
@@ -16,15 +17,27 @@ from dataloaders.transforms.normalize import normalize
 from utils.evaluation.inputs import EvalDataset
 from utils.inference import predict_batch
 from utils.metrics import PixelEvaluator
+from utils.metrics.ranking import map_score
 from utils.visualize import save_prediction
 
 
 @dataclass
+class ImageScore:
+    """One image without ground truth: image-level score and fraction of pixels with ``prob >= threshold``."""
+
+    name: str
+    score: float
+    tampered_fraction: float
+
+
+@dataclass
 class RunStats:
-    """What a pass saw besides the metrics: images predicted and unreadable files skipped."""
+    """What a pass saw besides the metrics: images predicted, unreadable files skipped and, without
+    ground truth, each image's :class:`ImageScore`."""
 
     predicted: int = 0
     skipped: list[str] = field(default_factory=list)
+    scores: list[ImageScore] = field(default_factory=list)
 
 
 def _first(batch: list[dict]) -> dict:
@@ -46,9 +59,17 @@ def same_size_batches(loader: DataLoader, batch_size: int, stats: RunStats) -> I
         yield pending
 
 
-def _to_input(samples: list[dict], device: torch.device) -> torch.Tensor:
-    images = torch.from_numpy(np.stack([s["image"] for s in samples])).to(device)
-    return normalize(images.permute(0, 3, 1, 2).float() / 255.0)
+def to_input(images: list[np.ndarray], device: torch.device) -> torch.Tensor:
+    """Normalised (B,3,H,W) float batch on ``device`` from same-size uint8 (H,W,3) images."""
+    batch = torch.from_numpy(np.stack(images)).to(device)
+    return normalize(batch.permute(0, 3, 1, 2).float() / 255.0)
+
+
+def score_map(name: str, prob: torch.Tensor, threshold: float, mode: str = "max",
+              top_percent: float = 1.0) -> ImageScore:
+    """The :class:`ImageScore` of one (H,W) probability map; ``mode``/``top_percent`` as ``--image-score``."""
+    fraction = float((prob >= threshold).float().mean())
+    return ImageScore(name, map_score(prob, mode, top_percent), fraction)
 
 
 def run_pass(model: torch.nn.Module, dataset: EvalDataset, args: argparse.Namespace,
@@ -59,11 +80,15 @@ def run_pass(model: torch.nn.Module, dataset: EvalDataset, args: argparse.Namesp
     stats = RunStats()
     with tqdm(total=len(dataset), desc=desc, unit="img", dynamic_ncols=True) as progress:
         for samples in same_size_batches(loader, args.batch_size, stats):
-            images = _to_input(samples, device)
+            images = to_input([s["image"] for s in samples], device)
             probs = predict_batch(model, images, args.resize or None, args.tile, amp=args.amp)
             if evaluator is not None:
                 masks = torch.from_numpy(np.stack([s["mask"] for s in samples]))
                 evaluator.process(probs, masks, names=[s["name"] for s in samples])
+            else:
+                for s, prob in zip(samples, probs[:, 0]):
+                    stats.scores.append(score_map(s["name"], prob, args.threshold, args.image_score,
+                                                  args.top_percent))
             if save_dir is not None:
                 for sample, prob in zip(samples, probs[:, 0].cpu().numpy()):
                     stem = str(Path(sample["name"]).with_suffix(""))

@@ -188,6 +188,19 @@ def image_score(pixels: SortedPixels, mode: str = "max", top_percent: float = 1.
     return _key_score(pixels.keys[-k:]).double().mean()
 
 
+def scorer_name(mode: str = "max", top_percent: float = 1.0) -> str:
+    """What :func:`image_score` computes, in words (for tables and the demo page)."""
+    if mode == "max":
+        return "max pixel probability"
+    return f"mean of the top {top_percent:g} % pixel probabilities"
+
+
+def map_score(prob: torch.Tensor, mode: str = "max", top_percent: float = 1.0) -> float:
+    """:func:`image_score` of a probability map with no ground truth (any shape, values in [0, 1])."""
+    keys = score_keys(prob.reshape(-1), torch.tensor(False))
+    return float(image_score(sort_pixels(keys), mode, top_percent))
+
+
 def sorted_ranking(pixels: SortedPixels, buffers: Buffers | None = None
                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Exact AUC, best-F1 counts and best threshold (float64) of a sorted image with tampered pixels."""

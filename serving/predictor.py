@@ -1,0 +1,82 @@
+"""The demo's model: loaded once from a train.py checkpoint and run one request at a time (a lock), through
+the functions test.py uses: :func:`~utils.evaluation.runner.to_input`, :func:`~utils.inference.predict_batch`
+(native resolution, tiled above 1024 px exactly as ``test.py --tile`` by default) and
+:func:`~utils.evaluation.runner.score_map` (image-level score and tampered area)."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from utils.checkpoint import load_checkpoint
+from utils.errors import UserError
+from utils.evaluation.runner import ImageScore, score_map, to_input
+from utils.inference import load_model, predict_batch
+from utils.metrics.ranking import scorer_name
+
+THRESHOLD = 0.5  # the protocol's fixed threshold (test.py --threshold default)
+IMAGE_SCORE = ("max", 1.0)  # test.py's --image-score / --top-percent defaults
+SHA_SHOWN = 12
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """What the page says about the model: the checkpoint path, its backbone and pretrained source."""
+
+    path: str
+    backbone: str
+    pretrained: str
+
+
+@dataclass
+class Prediction:
+    """One photo's answer: the probability map (float32 (H,W)), its score and the time it took."""
+
+    prob: np.ndarray
+    score: ImageScore
+    seconds: float
+
+
+def describe_pretrained(checkpoint: dict) -> str:
+    """The checkpoint's ``pretrained`` entry (``source``, ``path``, ``sha256``) in words, or ``unknown``."""
+    entry = checkpoint.get("pretrained")
+    if not isinstance(entry, dict) or not entry.get("source"):
+        return "unknown"
+    details = [str(entry["path"])] if entry.get("path") else []
+    if entry.get("sha256"):
+        details.append(f"sha256 {str(entry['sha256'])[:SHA_SHOWN]}…")
+    return f"{entry['source']} ({', '.join(details)})" if details else str(entry["source"])
+
+
+def latest_checkpoint(run_dir: Path) -> Path:
+    """The newest ``model_best.pth.tar`` under ``run_dir``; a one-line UserError when there is none."""
+    found = sorted(run_dir.glob("**/model_best.pth.tar"), key=lambda path: path.stat().st_mtime)
+    if not found:
+        raise UserError(f"no --ckpt given and no model_best.pth.tar under {run_dir}/: "
+                        "train a model first with `python train.py`, or pass --ckpt PATH")
+    return found[-1]
+
+
+class Predictor:
+    """A checkpoint's model on ``device``; :meth:`predict` is safe to call from several threads."""
+
+    def __init__(self, ckpt: str | Path, device: torch.device) -> None:
+        checkpoint = load_checkpoint(ckpt)
+        self.model = load_model(str(ckpt), device, checkpoint)
+        self.device = device
+        backbone = str(checkpoint["model_config"].get("backbone", "unknown"))
+        self.info = CheckpointInfo(str(ckpt), backbone, describe_pretrained(checkpoint))
+        self.scorer = scorer_name(*IMAGE_SCORE)
+        self._lock = threading.Lock()
+
+    def predict(self, image: np.ndarray, name: str) -> Prediction:
+        """Probability map and score of a uint8 (H,W,3) photo; a second caller waits for the first."""
+        with self._lock:
+            start = time.perf_counter()
+            prob = predict_batch(self.model, to_input([image], self.device))[0, 0]
+            score = score_map(name, prob, THRESHOLD, *IMAGE_SCORE)
+            return Prediction(prob.cpu().numpy(), score, time.perf_counter() - start)
