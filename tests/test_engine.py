@@ -7,14 +7,17 @@ import json
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import train
 from modeling import build_model
 from utils.checkpoint import load_checkpoint, load_model_weights
 from utils.engine.run_dir import read_history
 from utils.engine.trainer import AMPTrainer, TrainingDiverged, is_improvement
+from utils.errors import run_cli
 
 TINY = ["--backbone", "mobilenet", "--crop-size", "64", "--base-size", "64", "--synthetic-size", "2",
         "--batch-size", "2", "--val-fraction", "0.5", "--workers", "0", "--warmup-iters", "1",
@@ -61,6 +64,31 @@ def test_validation_history_and_the_best_metric_flag(tmp_path: Path) -> None:
     assert state["best_metric"] == pytest.approx(best["auc"])
     assert state["best_epoch"] + 1 == best["epoch"]  # 0-based index vs completed-epoch count
     assert load_checkpoint(run_dir / "model_best.pth.tar")["epoch"] == best["epoch"]
+
+
+def _folder_with_a_truncated_jpeg(root: Path) -> Path:
+    """A Tp/Gt folder of two JPEG pairs; the second JPEG ends half-way (its header still reads)."""
+    rng = np.random.default_rng(0)
+    for folder in ("Tp", "Gt"):
+        (root / folder).mkdir(parents=True)
+    for stem in ("a", "b"):
+        Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(root / "Tp" / f"{stem}.jpg")
+        Image.fromarray(np.full((48, 64), 255, dtype=np.uint8)).save(root / "Gt" / f"{stem}_gt.png")
+    data = (root / "Tp" / "b.jpg").read_bytes()
+    (root / "Tp" / "b.jpg").write_bytes(data[: len(data) // 2])
+    return root
+
+
+def test_a_truncated_jpeg_read_by_a_worker_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    root = _folder_with_a_truncated_jpeg(tmp_path / "set")
+    argv = [*TINY, "--dataset", "folder", "--data-root", str(root), "--workers", "1", "--val-fraction", "0",
+            "--test-fraction", "0", "--no-val", "--run-dir", str(tmp_path / "run"), "--no-amp"]
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(lambda: train.main(argv))
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(f"error: {root / 'Tp' / 'b.jpg'}: cannot read image")
 
 
 def test_best_checkpoint_rule() -> None:

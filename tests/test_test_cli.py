@@ -183,6 +183,32 @@ def test_skip_bad_counts_unreadable_images(data, tmp_path, capsys):
     assert "skipped 1 unreadable file" in out + err and (tmp_path / "out" / "ok_overlay.png").is_file()
 
 
+def write_truncated_jpeg(folder: Path, stem: str, rng: np.random.Generator, size=(48, 64)) -> None:
+    """A Tp/Gt pair whose JPEG ends half-way: its header reads, its pixels do not."""
+    write_pair(folder, stem, rng, size)
+    image = folder / "Tp" / f"{stem}.png"
+    Image.open(image).save(image.with_suffix(".jpg"))
+    image.unlink()
+    data = image.with_suffix(".jpg").read_bytes()
+    image.with_suffix(".jpg").write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_a_truncated_jpeg_is_one_line_with_workers_on_and_off(data, tmp_path, workers):
+    """The JPEG fails in the DataLoader (in a worker process with --workers 1), not in the header audit."""
+    folder = tmp_path / "truncated"
+    write_pair(folder, "a", np.random.default_rng(0))
+    write_truncated_jpeg(folder, "b", np.random.default_rng(1))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "test.py", "--in-path", str(folder), "--ckpt", str(data / "model.pth"),
+                             "--out-dir", str(tmp_path / "out"), "--workers", workers, "--bins", "100"],
+                            cwd=REPO, capture_output=True, text=True, env=env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {folder / 'Tp' / 'b.jpg'}: cannot read image")
+    assert len([line for line in result.stderr.splitlines() if "error" in line.lower()]) == 1
+
+
 def test_script_exits_non_zero_with_one_line(data, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run([sys.executable, "test.py", "--in-path", str(tmp_path / "missing"), "--ckpt",
