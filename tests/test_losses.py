@@ -201,7 +201,8 @@ def test_from_args_and_bad_flags() -> None:
                     hard_ratio=0.1, pos_weight=2.0, contrast_scope="image")
     assert set(defaults) == set(ARG_NAMES)
     criterion = CaCLCriterion.from_args(SimpleNamespace(**defaults))
-    assert criterion.loss_type == "focal" and criterion.contour_patches == "band"
+    assert criterion.mask_loss is MASK_LOSSES.get("focal") and criterion.contour_patches == "band"
+    assert not hasattr(criterion, "loss_type")  # read once, to pick the mask loss
     assert criterion.contrast_scope == "image"
     for bad in ({"loss_type": "dise"}, {"temperature": 0}, {"hard_ratio": 1.5}, {"contour_patches": "x"},
                 {"lambda_pivot": -1}, {"num_anchors": 2}, {"pos_weight": 0}, {"contrast_scope": "pair"}):

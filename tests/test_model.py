@@ -10,6 +10,7 @@ from torch import nn
 from modeling import build_model
 from modeling.aspp import ImagePooling
 from modeling.backbone import BACKBONES, OUTPUT_STRIDES
+import modeling.utils
 from modeling.utils import FrozenBatchNorm2d, convert_sync_bn, freeze_bn, param_groups
 from utils.errors import UserError
 
@@ -102,6 +103,11 @@ def test_bad_arguments_are_user_errors() -> None:
         build_model("mobilenet", output_stride=4)
     with pytest.raises(UserError, match="unknown backbone"):
         build_model("vgg")
+
+
+def test_training_helpers_reexport_no_weight_loading() -> None:
+    """Pretrained weights load through modeling.backbone.weights only (one import path)."""
+    assert "load_pretrained" not in vars(modeling.utils)
 
 
 def running_stats(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -63,7 +63,7 @@ class CaCLCriterion:
         _check(contrast_scope in CONTRAST_SCOPES, f"--contrast-scope must be one of {CONTRAST_SCOPES}")
         self.contrast_scope = contrast_scope
         _check(pos_weight is None or pos_weight > 0, f"--pos-weight must be > 0, got {pos_weight}")
-        self.loss_type, self.pos_weight = loss_type, pos_weight
+        self.pos_weight = pos_weight
         self.weights = {"loss_contour": lambda_contour, "loss_contrast": lambda_contrast,
                         "loss_pivot": lambda_pivot}
         self.temperature, self.contour_width = temperature, contour_width
