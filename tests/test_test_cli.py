@@ -122,6 +122,23 @@ def test_dataset_split_flags_default_to_the_training_runs(data, tmp_path, capsys
     assert json.loads((tmp_path / "b" / "metrics.json").read_text())["count/images"] == 8
 
 
+TRANSFORM_FLAGS = ("--base-size", "--min-scale", "--max-scale", "--hflip", "--color-jitter", "--degrade-prob")
+
+
+def test_train_transform_flags_are_not_test_flags(data, tmp_path, capsys):
+    """test.py reads images at full resolution: it offers no resize or augmentation flag, and a dataset
+    split (here the train split of a folder) needs none."""
+    with pytest.raises(SystemExit):
+        test_cli.parse_args(["--help"])
+    help_text = capsys.readouterr().out
+    assert [flag for flag in TRANSFORM_FLAGS if flag in help_text] == []
+    code, _, err = run(["--in-path", "folder", "--data-root", str(data / "set"), "--split", "train",
+                        "--val-fraction", "0", "--test-fraction", "0", "--ckpt", str(data / "model.pth"),
+                        "--out-dir", str(tmp_path), *FAST], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "metrics.json").read_text())["count/images"] == 3
+
+
 def _bad_inputs(data: Path, tmp: Path) -> dict[str, tuple[list[str], str]]:
     """name → (extra argv, expected fragment of the one-line error)."""
     empty = tmp / "empty"
