@@ -74,9 +74,10 @@ def _add_optim_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--epochs", type=int, default=4, help="number of training epochs")
     group.add_argument("--start_epoch", "--start-epoch", type=int, default=0,
                        help="first epoch when not resuming (the schedule starts there too)")
-    group.add_argument("--optimizer", default="adamw", choices=OPTIMIZERS, help="optimiser")
+    group.add_argument("--optimizer", default="adamw", choices=OPTIMIZERS.names(), help="optimiser")
     group.add_argument("--lr", type=float, default=5e-4, help="backbone learning rate (heads: 10x)")
-    group.add_argument("--lr-scheduler", default="poly", choices=SCHEDULES, help="learning-rate decay")
+    group.add_argument("--lr-scheduler", default="poly", choices=SCHEDULES.names(),
+                       help="learning-rate decay")
     group.add_argument("--lr-step", type=int, default=None,
                        help="epochs between x0.1 decays of the step schedule (default: a third of --epochs)")
     group.add_argument("--warmup-iters", type=int, default=50,
