@@ -126,10 +126,12 @@ def contrastive_memory(size: int, batch: int, embed_dim: int) -> dict[str, float
     raw = [torch.randn(batch, embed_dim, *grid, generator=gen).requires_grad_() for _ in range(2)]
     embed_t, embed_a = (F.normalize(r, dim=1) for r in raw)
     logits = torch.randn(batch, 1, size, size, generator=gen)
+    defaults = CaCLCriterion()
 
     def forward() -> torch.Tensor:
         labels = patch_labels(masks, grid)
-        terms = contour_contrastive(embed_t, embed_a, labels, logits, num_anchors=1024)
+        terms = contour_contrastive(embed_t, embed_a, labels, logits, temperature=defaults.temperature,
+                                    num_anchors=defaults.num_anchors, hard_ratio=defaults.hard_ratio)
         return terms.contrast + terms.pivot
 
     def forward_backward() -> None:

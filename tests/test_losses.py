@@ -1,6 +1,7 @@
 """Mask losses, contour BCE, patch labels and the criterion, checked against hand-computed values."""
 from __future__ import annotations
 
+import inspect
 import math
 from types import SimpleNamespace
 
@@ -8,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from utils.contour import CONTOUR_WIDTH
 from utils.errors import UserError
 from utils.losses import MASK_LOSSES, CaCLCriterion
 from utils.losses.contour import contour_bce
+from utils.losses.contrastive import contour_contrastive, contour_contrastive_per_image
 from utils.losses.criterion import ARG_NAMES
 from utils.losses.mask import bce_loss, dice_loss, focal_loss
 from utils.losses.patches import AUTHENTIC, CONTOUR, IGNORED, TAMPERED, patch_labels
@@ -211,6 +214,17 @@ def test_from_args_and_bad_flags() -> None:
     with pytest.raises(UserError, match="projection"):
         CaCLCriterion()({"mask": torch.zeros(1, 1, 8, 8), "contour": torch.zeros(1, 1, 8, 8)},
                         torch.zeros(1, 1, 8, 8))
+
+
+def test_each_loss_default_is_defined_once() -> None:
+    """temperature, num_anchors and hard_ratio default in CaCLCriterion only (the contrastive functions take
+    them from it); the contour band's width defaults to utils.contour's constant."""
+    for function, names in ((contour_contrastive, ("temperature", "num_anchors", "hard_ratio")),
+                            (contour_contrastive_per_image, ("num_anchors",))):
+        for name in names:
+            assert inspect.signature(function).parameters[name].default is inspect.Parameter.empty, name
+    for function in (CaCLCriterion, patch_labels):
+        assert inspect.signature(function).parameters["contour_width"].default is CONTOUR_WIDTH
 
 
 def test_contrastive_memory_does_not_grow_with_area() -> None:

@@ -1,6 +1,7 @@
 """Optimisers and learning-rate schedules against torch's own schedulers and hand-computed values."""
 from __future__ import annotations
 
+import inspect
 import math
 
 import pytest
@@ -95,3 +96,9 @@ def test_registries_are_the_flags_choices() -> None:
     assert choices["lr_scheduler"] == SCHEDULES.names() == ["cos", "poly", "step"]
     with pytest.raises(UserError, match="did you mean 'poly'"):
         WarmupLR(build_optimizer(_groups(), "sgd", BASE_LR), "ploy", BASE_LR, total_iters=10)
+
+
+def test_weight_decay_and_momentum_defaults_are_build_optimizers() -> None:
+    defaults = inspect.signature(build_optimizer).parameters
+    for name in ("weight_decay", "momentum"):
+        assert build_parser().get_default(name) == defaults[name].default, name

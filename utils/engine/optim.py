@@ -39,7 +39,7 @@ def adamw(groups: list[dict[str, Any]], lr: float, momentum: float, weight_decay
 
 
 def build_optimizer(groups: Iterable[dict[str, Any]], name: str, lr: float, momentum: float = 0.9,
-                    weight_decay: float = 5e-4, nesterov: bool = False) -> torch.optim.Optimizer:
+                    weight_decay: float = 1e-4, nesterov: bool = False) -> torch.optim.Optimizer:
     """The :data:`OPTIMIZERS` entry ``name`` over ``groups`` (``lr`` is the default for a group without
     its own; :class:`WarmupLR` sets every group's rate from its ``lr_mult``)."""
     return OPTIMIZERS.get(name)(list(groups), lr, momentum, weight_decay, nesterov)

@@ -229,7 +229,7 @@ class Trainer:
             if grid is None and self.dist.is_main:
                 rows = slice(0, GRID_ROWS)
                 grid = image_grid(batch["image"][rows], batch["mask"][rows], prob[rows],
-                                  contour_probs=outputs["contour"][rows].float().sigmoid())
+                                  outputs["contour"][rows].float().sigmoid())
         self.evaluator.all_reduce()
         results = self.evaluator.compute()
         metrics = {**summarize(results), "images": int(results["count/images"])}  # all ranks together

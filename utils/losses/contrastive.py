@@ -88,7 +88,7 @@ def contour_contrastive_per_image(
     labels: torch.Tensor,
     mask_logits: Optional[torch.Tensor] = None,
     *,
-    num_anchors: int = 1024,
+    num_anchors: int,
     **options: object,
 ) -> ContrastiveTerms:
     """:func:`contour_contrastive` within each image (``num_anchors // B`` samples each), averaged over
@@ -117,9 +117,9 @@ def contour_contrastive(
     labels: torch.Tensor,
     mask_logits: Optional[torch.Tensor] = None,
     *,
-    temperature: float = 0.1,
-    num_anchors: int = 1024,
-    hard_ratio: float = 0.0,
+    temperature: float,
+    num_anchors: int,
+    hard_ratio: float,
     with_contrast: bool = True,
     with_pivot: bool = True,
 ) -> ContrastiveTerms:
@@ -127,7 +127,8 @@ def contour_contrastive(
 
     Branch T's classes are {T, C} vs {A}, branch A's {T} vs {A, C}; IGNORED patches are never sampled.
     ``L_ncl`` averages the branches that are defined and is None when neither is; ``mask_logits`` feed
-    ``hard_ratio`` hard mining.
+    ``hard_ratio`` hard mining. ``temperature``, ``num_anchors`` and ``hard_ratio`` have their defaults
+    in :class:`utils.losses.CaCLCriterion` (the flags' defaults).
     Both embeddings are gathered once, on the union of the two samples, which the counts describe.
     """
     flat = labels.flatten()

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 import torch
 
-from utils.contour import contour_band
+from utils.contour import CONTOUR_WIDTH, contour_band
 from utils.errors import UserError
 from utils.losses.contour import contour_bce
 from utils.losses.contrastive import (
@@ -46,7 +46,7 @@ class CaCLCriterion:
         lambda_contrast: float = 0.1,
         lambda_pivot: float = 0.1,
         temperature: float = 0.1,
-        contour_width: int = 2,
+        contour_width: int = CONTOUR_WIDTH,
         contour_patches: str = "mixed",
         num_anchors: int = 1024,
         hard_ratio: float = 0.0,
