@@ -217,12 +217,13 @@ def test_a_truncated_jpeg_is_one_line_with_workers_on_and_off(data, tmp_path, wo
     write_pair(folder, "a", np.random.default_rng(0))
     write_truncated_jpeg(folder, "b", np.random.default_rng(1))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "test.py", "--in-path", str(folder), "--ckpt", str(data / "model.pth"),
-                             "--out-dir", str(tmp_path / "out"), "--workers", workers, "--bins", "100"],
-                            cwd=REPO, capture_output=True, text=True, env=env)
+    argv = ["--in-path", str(folder), "--ckpt", str(data / "model.pth"), "--out-dir", str(tmp_path / "out"),
+            "--workers", workers, "--bins", "100"]
+    result = subprocess.run([sys.executable, "test.py", *argv], cwd=REPO, capture_output=True, text=True, env=env)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {folder / 'Tp' / 'b.jpg'}: cannot read image")
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {folder / 'Tp' / 'b.jpg'}: cannot read image")
     assert len([line for line in result.stderr.splitlines() if "error" in line.lower()]) == 1
 
 

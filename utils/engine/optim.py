@@ -69,8 +69,8 @@ class WarmupLR:
     """Per-iteration learning-rate schedule with linear warm-up; state is one integer (the iteration).
 
     ``mode``: a :data:`SCHEDULES` name: ``poly`` (``(1 - t/T)**power``), ``step`` (×``gamma`` every
-    ``step_iters``) or ``cos`` (half cosine to 0). Warm-up ramps linearly from ``warmup_start`` of the rate to the full rate over
-    ``warmup_iters`` iterations.
+    ``step_iters``) or ``cos`` (half cosine to 0). Warm-up ramps linearly from ``warmup_start`` of the
+    rate to the full rate over ``warmup_iters`` iterations.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, mode: str, base_lr: float, total_iters: int,
