@@ -132,7 +132,7 @@ class _NaNOnCalls:
 
     def __init__(self, criterion, calls: set[int]) -> None:
         self.criterion, self.calls, self.count = criterion, calls, 0
-        self.needs_embeddings = criterion.needs_embeddings
+        self.needs_embeddings, self.patch_selector = criterion.needs_embeddings, criterion.patch_selector
 
     def __call__(self, outputs, mask):
         losses = self.criterion(outputs, mask)

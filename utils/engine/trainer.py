@@ -12,7 +12,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Iterable
+from typing import Any, Callable, ContextManager, Iterable, Protocol
 
 import torch
 from torch import nn
@@ -40,7 +40,15 @@ from utils.visualize import image_grid
 GRID_ROWS = 4  # validation samples in the TensorBoard image grid
 TIEBREAK_METRIC = "auc"  # decides between epochs tied on --best-metric (e.g. F1@0.5 = 0 early on)
 BAR_STATS = ("total", "embed_collapse")  # shown in the progress bar beside the loss terms
-Criterion = Callable[[dict[str, torch.Tensor], torch.Tensor], dict[str, torch.Tensor]]
+
+
+class Criterion(Protocol):
+    """The loss: named terms (``total`` is optimised) from the model's outputs and the masks."""
+
+    def __call__(self, outputs: dict[str, Any], mask: torch.Tensor) -> dict[str, torch.Tensor]: ...
+
+    def patch_selector(self, mask: torch.Tensor) -> Callable[..., Any] | None:
+        """Passed to ``model(image, select)``: which patches the model projects (None: all or none)."""
 
 
 class TrainingDiverged(UserError):
@@ -180,7 +188,7 @@ class Trainer:
         """One optimisation step; returns the loss terms averaged over ranks, or None when skipped."""
         image, mask = self._inputs(batch)
         with self.autocast():
-            losses = self.criterion(self.model(image), mask)
+            losses = self.criterion(self.model(image, self.criterion.patch_selector(mask)), mask)
         finite = torch.isfinite(losses["total"].detach()).float().reshape(1)
         self.optimizer.zero_grad(set_to_none=True)
         if all_reduce(finite, "min").item() == 1.0:  # every rank skips together, or none does
