@@ -16,7 +16,8 @@ import train
 from modeling import build_model
 from utils.checkpoint import load_checkpoint, load_model_weights
 from utils.engine.run_dir import read_history
-from utils.engine.trainer import AMPTrainer, TrainingDiverged, is_improvement
+from utils.engine.state import TrainState, is_improvement
+from utils.engine.trainer import AMPTrainer, TrainingDiverged
 from utils.errors import run_cli
 
 TINY = ["--backbone", "mobilenet", "--crop-size", "64", "--base-size", "64", "--synthetic-size", "2",
@@ -47,6 +48,7 @@ def test_run_folder_layout_and_checkpoint_contents(tmp_path: Path) -> None:
     state = load_checkpoint(run_dir / "checkpoint.pth.tar")  # weights_only=True inside
     training_keys = {"optimizer", "scheduler", "scaler", "epoch", "iteration", "best_metric", "rng", "args"}
     assert training_keys <= set(state)
+    assert TrainState.from_dict(state).to_dict() == {k: state[k] for k in TrainState().to_dict()}
     assert (state["epoch"], state["iteration"], state["scaler"]) == (1, 1, None)
     assert state["model_config"] == {"backbone": "mobilenet", "output_stride": 16, "embed_dim": 128,
                                      "with_projection": True}
@@ -89,6 +91,23 @@ def test_a_truncated_jpeg_read_by_a_worker_is_one_line(tmp_path: Path, capsys: p
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith(f"error: {root / 'Tp' / 'b.jpg'}: cannot read image")
+
+
+def test_train_state_converts_to_and_from_checkpoint_keys() -> None:
+    """One conversion each way: every field round-trips; an older checkpoint's missing keys keep their
+    defaults and the checkpoint's other parts are ignored."""
+    state = TrainState(epoch=3, iteration=30, best_metric=0.5, best_tiebreak=0.7, best_epoch=1, nonfinite=2,
+                       last_metrics={"f1": 0.5})
+    assert TrainState.from_dict({**state.to_dict(), "optimizer": {}, "rng": []}) == state
+    assert TrainState.from_dict({"epoch": 2, "iteration": 20}) == TrainState(epoch=2, iteration=20)
+
+
+def test_record_validation_keeps_the_best_epoch() -> None:
+    state = TrainState()
+    assert state.record_validation(0, {"f1": 0.0, "auc": 0.6}, "f1")
+    assert not state.record_validation(1, {"f1": 0.0, "auc": 0.6}, "f1")  # a full tie keeps epoch 0
+    assert state.record_validation(2, {"f1": 0.0, "auc": 0.7}, "f1")
+    assert (state.best_epoch, state.best_metric, state.last_metrics["auc"]) == (2, 0.0, 0.7)
 
 
 def test_best_checkpoint_rule() -> None:
