@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -81,11 +81,9 @@ class PivotMoments:
     def of(cls, pivot: Tensor) -> "PivotMoments":
         """The moments of a (B,C,h,w) pivot, in float32 at least (outside autocast)."""
         with torch.autocast(pivot.device.type, enabled=False):
-            x = pivot.transpose(0, 1).flatten(1)
-            x = x.to(torch.promote_types(x.dtype, torch.float32))
-            mean = x.mean(1)
-            centred = x - mean[:, None]
-            return cls(mean, centred @ centred.T / x.shape[1], x.shape[1])
+            x = pivot.flatten(2)
+            mean, covariance = _ChannelMoments.apply(x.to(torch.promote_types(x.dtype, torch.float32)))
+            return cls(mean, covariance, x.shape[0] * x.shape[2])
 
     def of_linear(self, weight: Tensor) -> tuple[Tensor, Tensor]:
         """Batch mean and biased variance (K,) of ``weight @ x`` (weight (K,C)) over the positions:
@@ -93,6 +91,29 @@ class PivotMoments:
         with torch.autocast(self.mean.device.type, enabled=False):
             weight = weight.to(self.covariance.dtype)
             return weight @ self.mean, ((weight @ self.covariance) * weight).sum(1)
+
+
+class _ChannelMoments(torch.autograd.Function):
+    """Mean (C,) and biased covariance (C,C) of the channels of x (B,C,M) over its B·M positions. The
+    backward is one C×C by C×(B·M) product (autograd's own would take two, one per factor of the
+    ``centred @ centredᵀ`` product), and no transposed copy of x is made."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> tuple[Tensor, Tensor]:
+        count = x.shape[0] * x.shape[2]
+        mean = x.mean((0, 2))
+        centred = x - mean[:, None]
+        ctx.save_for_backward(centred)
+        return mean, (centred @ centred.transpose(1, 2)).sum(0) / count
+
+    @staticmethod
+    def backward(ctx: Any, grad_mean: Tensor, grad_covariance: Tensor) -> Tensor:
+        (centred,) = ctx.saved_tensors
+        count = centred.shape[0] * centred.shape[2]
+        # the centring's own term (minus the mean of this over the positions) vanishes: the centred
+        # positions sum to 0
+        grad = (grad_covariance + grad_covariance.T) @ centred / count
+        return grad + grad_mean[:, None] / count
 
 
 def _uses_batch_stats(bn: nn.BatchNorm2d) -> bool:

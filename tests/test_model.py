@@ -11,7 +11,7 @@ from torch import nn
 from modeling import build_model
 from modeling.aspp import ImagePooling
 from modeling.backbone import BACKBONES, OUTPUT_STRIDES
-from modeling.heads import ProjectionHead, project_patches
+from modeling.heads import PivotMoments, ProjectionHead, project_patches
 import modeling.utils
 from modeling.utils import FrozenBatchNorm2d, convert_sync_bn, freeze_bn, param_groups
 from utils.errors import UserError
@@ -139,6 +139,21 @@ def test_projecting_sampled_rows_equals_the_dense_heads(mode: str) -> None:
     for head, twin in zip(dense, sampled):
         for (name, buffer), other in zip(head.named_buffers(), twin.buffers()):
             torch.testing.assert_close(other, buffer, rtol=1e-12, atol=1e-14, msg=name)
+
+
+def test_pivot_moments_and_their_gradient() -> None:
+    pivot = torch.randn(3, 5, 4, 6, dtype=torch.float64, requires_grad=True)
+    moments = PivotMoments.of(pivot)
+    positions = pivot.detach().transpose(0, 1).flatten(1)
+    torch.testing.assert_close(moments.mean, positions.mean(1))
+    torch.testing.assert_close(moments.covariance, torch.cov(positions, correction=0))
+    assert moments.count == 72
+
+    def mean_and_covariance(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        of_p = PivotMoments.of(p)
+        return of_p.mean, of_p.covariance
+
+    assert torch.autograd.gradcheck(mean_and_covariance, (pivot,))
 
 
 def running_stats(model: nn.Module) -> dict[str, torch.Tensor]:
