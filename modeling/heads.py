@@ -112,8 +112,8 @@ class _ChannelMoments(torch.autograd.Function):
         count = centred.shape[0] * centred.shape[2]
         # the centring's own term (minus the mean of this over the positions) vanishes: the centred
         # positions sum to 0
-        grad = (grad_covariance + grad_covariance.T) @ centred / count
-        return grad + grad_mean[:, None] / count
+        grad = ((grad_covariance + grad_covariance.T) / count) @ centred
+        return grad.add_(grad_mean[:, None] / count)
 
 
 def _uses_batch_stats(bn: nn.BatchNorm2d) -> bool:
