@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 from PIL import Image
 
-from dataloaders import add_data_args
+from dataloaders import add_source_args
 from modeling.backbone.provenance import describe_provenance
 from utils.checkpoint import load_checkpoint
 from utils.engine.distributed import DistInfo, resolve_device
@@ -46,7 +46,7 @@ from utils.robustness import parse_perturbations
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """All flags: inputs and model, inference, metrics, outputs, plus the shared data flags."""
+    """All flags: inputs and model, inference, metrics, outputs, plus the data-source flags."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--in-path", required=True,
                         help="image, folder, glob, list/JSON file or dataset name")
@@ -67,7 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--top-percent", type=float, default=1.0, help="k of --image-score topk (percent)")
     parser.add_argument("--inverse-f1", action="store_true", help="also report the 'inverse' F1 (labelled)")
     parser.add_argument("--robust", nargs="+", default=None, help="perturbations, e.g. jpeg:50,70 blur:3,5")
-    add_data_args(parser)
+    add_source_args(parser)
     defaults = {name: parser.get_default(name) for name in SPLIT_FLAGS}
     parser.set_defaults(**dict.fromkeys(SPLIT_FLAGS))  # None = not given: taken from the checkpoint's run
     args = check_args(parser.parse_args(argv))

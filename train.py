@@ -99,7 +99,8 @@ def build_loaders(args: argparse.Namespace, info: DistInfo,
                   run_dir: Path | None) -> tuple[DataLoader, DataLoader | None]:
     """Training and validation loaders (each process gets its share); split lists go to the run folder."""
     per_process = argparse.Namespace(**{**vars(args), "batch_size": args.batch_size // info.world_size})
-    train = make_data_loader(per_process, "train", distributed=info.distributed)
+    train = make_data_loader(per_process, "train", distributed=info.distributed,
+                             mix_synthetic=args.mix_synthetic)
     val = None if args.no_val else make_data_loader(per_process, "val", name=args.val_dataset,
                                                     distributed=info.distributed)
     if run_dir is not None:

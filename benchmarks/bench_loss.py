@@ -7,7 +7,8 @@ the steadier measure (other jobs stretch wall time, not the work done), so the r
 one intra-op thread (the default here) so that it does not count OpenMP spin-waiting.
   * ``bce``       model without projection heads, mask BCE only (a plain DeepLabv3+ baseline);
   * ``bce+heads`` model with projection heads, mask BCE only (the heads run forward but get no gradient);
-  * ``cacl``      model with projection heads, the full default CaCLCriterion.
+  * ``cacl``      model with projection heads, the full default CaCLCriterion; the heads project only the
+                  patches the criterion samples (``model(images, criterion.patch_selector(masks))``).
 Loss only: the criterion's forward + backward on fixed model outputs (leaf tensors), full vs mask BCE,
 which separates the cost of the loss terms from that of the projection heads they train.
 Memory: peak live bytes of CPU tensors allocated inside the contrastive term (patch labels, sampling,
@@ -59,10 +60,11 @@ def make_masks(batch: int, size: int, gen: torch.Generator) -> torch.Tensor:
 
 def timed_step(model: torch.nn.Module, criterion: CaCLCriterion, images: torch.Tensor,
                masks: torch.Tensor, optimizer: torch.optim.Optimizer) -> tuple[float, float]:
-    """One forward/loss/backward/SGD step; returns its (wall, process CPU) time in seconds."""
+    """One forward/loss/backward/SGD step, as the trainer runs it; returns its (wall, process CPU) time in
+    seconds."""
     wall, cpu = time.perf_counter(), time.process_time()
     optimizer.zero_grad(set_to_none=True)
-    criterion(model(images), masks)["total"].backward()
+    criterion(model(images, criterion.patch_selector(masks)), masks)["total"].backward()
     optimizer.step()
     return time.perf_counter() - wall, time.process_time() - cpu
 
@@ -126,10 +128,12 @@ def contrastive_memory(size: int, batch: int, embed_dim: int) -> dict[str, float
     raw = [torch.randn(batch, embed_dim, *grid, generator=gen).requires_grad_() for _ in range(2)]
     embed_t, embed_a = (F.normalize(r, dim=1) for r in raw)
     logits = torch.randn(batch, 1, size, size, generator=gen)
+    defaults = CaCLCriterion()
 
     def forward() -> torch.Tensor:
         labels = patch_labels(masks, grid)
-        terms = contour_contrastive(embed_t, embed_a, labels, logits, num_anchors=1024)
+        terms = contour_contrastive(embed_t, embed_a, labels, logits, temperature=defaults.temperature,
+                                    num_anchors=defaults.num_anchors, hard_ratio=defaults.hard_ratio)
         return terms.contrast + terms.pivot
 
     def forward_backward() -> None:

@@ -18,7 +18,8 @@ from modeling import build_model
 from modeling.backbone import BACKBONES
 from modeling.utils import param_groups
 from utils.engine.optim import WarmupLR, build_optimizer
-from utils.engine.trainer import AMPTrainer, Trainer, TrainerConfig
+from utils.engine.state import TrainerConfig
+from utils.engine.trainer import AMPTrainer, Trainer
 from utils.losses import CaCLCriterion
 
 

@@ -1,6 +1,7 @@
 """The data layer's public API, shared by train.py and test.py.
 
-- :func:`add_data_args`: every data flag (dataset, roots, splits, sizes, loader, augmentation).
+- :func:`add_data_args`: every data flag: :func:`add_source_args` (dataset, roots, splits, sizes,
+  loader; shared with test.py) and :func:`add_transform_args` (train.py's augmentation and resize).
 - :func:`build_dataset`: records of a dataset → split → audited → :class:`PairDataset` (or the
   synthetic generator).
 - :func:`make_data_loader`: the DataLoader (a DistributedSampler when ``distributed``; the trainer
@@ -24,16 +25,23 @@ from dataloaders.records import Record
 from dataloaders.splits import SPLITS, split_records, write_split_lists
 from dataloaders.samplers import EpochSampler, ShardSampler
 from dataloaders.synthetic import SyntheticDataset
+from dataloaders.transforms.joint import Compose
 from dataloaders.transforms.presets import transform_for
 from mypath import DATASET_FOLDERS, Path
 from utils.dist import get_rank, get_world_size
 from utils.errors import UserError
 
-__all__ = ["add_data_args", "build_dataset", "make_data_loader", "write_split_lists", "dataset_root"]
+__all__ = ["add_data_args", "add_source_args", "add_transform_args", "build_dataset", "make_data_loader", "write_split_lists", "dataset_root"]
 
 
 def add_data_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Register the data flags on ``parser`` (a group "data"); returns the parser."""
+    """Register every data flag on ``parser`` (what :func:`make_data_loader` reads); returns the parser."""
+    return add_transform_args(add_source_args(parser))
+
+
+def add_source_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Register the flags that pick, split, audit and load the records (a group "data"); returns the
+    parser. test.py takes these only: it reads every image at full resolution."""
     group = parser.add_argument_group("data")
     group.add_argument("--dataset", default="synthetic", help=f"one of: {', '.join(DATASETS.names())}")
     group.add_argument("--data-root", default=None, help="dataset folder (default: from mypath.py env vars)")
@@ -46,7 +54,6 @@ def add_data_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group.add_argument("--val-fraction", type=float, default=0.1,
                        help="share of --dataset's records held out for validation")
     group.add_argument("--test-fraction", type=float, default=0.1, help="1.0 = evaluate the whole set")
-    group.add_argument("--base-size", type=int, default=256, help="eval resize (square); 0 = original")
     group.add_argument("--crop-size", type=int, default=256, help="train crop (and synthetic image) side")
     group.add_argument("--workers", type=int, default=1,
                        help="DataLoader worker processes (one keeps up with the model on a 2-core CPU)")
@@ -61,6 +68,14 @@ def add_data_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group.add_argument("--skip-bad", action="store_true", help="skip and count unreadable files")
     group.add_argument("--synthetic-source", default=None, help="folder of authentic photos to tamper")
     group.add_argument("--synthetic-size", type=int, default=1000, help="generated train images per epoch")
+    return parser
+
+
+def add_transform_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Register the flags of the train and validation transforms (a group "transforms"); returns the
+    parser."""
+    group = parser.add_argument_group("transforms")
+    group.add_argument("--base-size", type=int, default=256, help="val/test resize (square); 0 = original")
     group.add_argument("--min-scale", type=float, default=0.5, help="train random scale range (low)")
     group.add_argument("--max-scale", type=float, default=1.5, help="train random scale range (high)")
     group.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=True, help="random flips")
@@ -96,8 +111,11 @@ def _dataset_name(args: argparse.Namespace, split: str, name: str | None) -> str
     return args.val_dataset if split == "val" and getattr(args, "val_dataset", None) else args.dataset
 
 
-def build_dataset(args: argparse.Namespace, split: str, name: str | None = None) -> Dataset:
-    """The ``split`` of dataset ``name`` (default ``--dataset``; ``--val-dataset`` for val).
+def build_dataset(args: argparse.Namespace, split: str, name: str | None = None,
+                  transform: Compose | None = None, mix_synthetic: float = 0.0) -> Dataset:
+    """The ``split`` of dataset ``name`` (default ``--dataset``; ``--val-dataset`` for val), its pairs
+    transformed by ``transform`` (default: the split's pipeline from the :func:`add_transform_args` flags).
+    ``mix_synthetic`` (``--mix-synthetic``) adds that share of generated samples to a real train split.
 
     A dataset other than ``--dataset`` is used whole (cross-dataset evaluation); otherwise the records
     are split by ``--split-seed`` and the fractions, after removing the ``--val-list`` images (which
@@ -106,8 +124,9 @@ def build_dataset(args: argparse.Namespace, split: str, name: str | None = None)
     """
     if split not in SPLITS:
         raise UserError(f"unknown split '{split}'; choose one of: {', '.join(SPLITS)}")
+    transform = transform_for(args, split) if transform is None else transform
     if split == "val" and name is None and getattr(args, "val_list", None):
-        return _val_list_dataset(args)
+        return _val_list_dataset(args, transform)
     name = _dataset_name(args, split, name)
     list_records = DATASETS.get(name)
     root = dataset_root(name, args)
@@ -118,17 +137,17 @@ def build_dataset(args: argparse.Namespace, split: str, name: str | None = None)
     if name == args.dataset:
         records = split_records(_without_val_list(records, args), split, args.split_seed, args.val_fraction,
                                 args.test_fraction)
-    dataset = _pair_dataset(args, records, split, root)
-    if split == "train" and args.mix_synthetic > 0:
-        return _with_synthetic(args, dataset)
+    dataset = _pair_dataset(args, records, split, root, transform)
+    if split == "train" and mix_synthetic > 0:
+        return _with_synthetic(args, dataset, mix_synthetic)
     return dataset
 
 
-def _with_synthetic(args: argparse.Namespace, real: PairDataset) -> MixedDataset:
-    """``real`` plus ``--mix-synthetic`` × its length generated train samples (joint training)."""
+def _with_synthetic(args: argparse.Namespace, real: PairDataset, ratio: float) -> MixedDataset:
+    """``real`` plus ``ratio`` × its length generated train samples (joint training)."""
     photos = DATASETS.get("synthetic")("", args)
-    synthetic = GENERATORS.get("synthetic")(args, "train", photos, False,
-                                            length=mixed_length(len(real), args.mix_synthetic))
+    length = mixed_length(len(real), ratio)
+    synthetic = GENERATORS.get("synthetic")(args, "train", photos, False, length=length)
     return MixedDataset(real, synthetic)
 
 
@@ -141,18 +160,19 @@ def _without_val_list(records: list[Record], args: argparse.Namespace) -> list[R
     return [r for r in records if os.path.realpath(r.image) not in held_out]
 
 
-def _val_list_dataset(args: argparse.Namespace) -> Dataset:
+def _val_list_dataset(args: argparse.Namespace, transform: Compose) -> Dataset:
     """``--val-list FILE`` used whole as the validation set (a fixed split, e.g. CASIA v1's val.txt)."""
     root = args.data_root or ""
-    return _pair_dataset(args, read_pair_list(args.val_list, root or None), "val", root)
+    return _pair_dataset(args, read_pair_list(args.val_list, root or None), "val", root, transform)
 
 
-def _pair_dataset(args: argparse.Namespace, records: list, split: str, root: str) -> Dataset:
+def _pair_dataset(args: argparse.Namespace, records: list, split: str, root: str,
+                  transform: Compose) -> Dataset:
     """Drop authentic records unless wanted, audit the files, wrap them in a :class:`PairDataset`."""
     if not _include_authentic(args, split):
         records = [r for r in records if r.tampered]
     records = audit_records(records, args.mask_mismatch, args.skip_bad)
-    return PairDataset(records, transform_for(args, split), root, args.mask_mismatch == "resize", split)
+    return PairDataset(records, transform, root, args.mask_mismatch == "resize", split)
 
 
 def _sampler(dataset: Dataset, split: str, distributed: bool, seed: int) -> torch.utils.data.Sampler | None:
@@ -171,9 +191,9 @@ def _sampler(dataset: Dataset, split: str, distributed: bool, seed: int) -> torc
 
 
 def make_data_loader(args: argparse.Namespace, split: str, name: str | None = None,
-                     distributed: bool = False) -> DataLoader:
+                     distributed: bool = False, mix_synthetic: float = 0.0) -> DataLoader:
     """A DataLoader over :func:`build_dataset` (train: shuffled, drops the last partial batch)."""
-    dataset = build_dataset(args, split, name)
+    dataset = build_dataset(args, split, name, mix_synthetic=mix_synthetic)
     if len(dataset) == 0:
         raise UserError(f"the {split} split of '{_dataset_name(args, split, name)}' is empty "
                         "(check --val-fraction/--test-fraction and --include-authentic)")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -11,9 +11,19 @@ from torch import Tensor, nn
 from modeling.aspp import ASPP
 from modeling.backbone import build_backbone
 from modeling.decoder import Decoder
-from modeling.heads import ContourHead, MaskHead, ProjectionHead
+from modeling.heads import ContourHead, MaskHead, ProjectionHead, project_patches
 
 PIVOT_CHANNELS = 256
+
+
+class PatchSample(Protocol):
+    """What a patch selector returns: ``index`` (n,), flat stride-4 positions over B·h·w to project."""
+
+    index: Tensor
+
+
+# (mask logits (B,1,H,W), stride-4 grid (h, w)) → the patches to project
+PatchSelector = Callable[[Tensor, tuple[int, int]], PatchSample]
 
 
 def upsample(logits: Tensor, size: torch.Size) -> Tensor:
@@ -26,7 +36,9 @@ class DeepLab(nn.Module):
 
     ``forward(x)`` returns ``mask`` and ``contour`` logits (B,1,H,W) at the input size and, when
     ``with_projection`` is set (training with the contrastive loss), ``embed_t`` and ``embed_a``:
-    L2-normalised (B,embed_dim,h,w) embeddings on the stride-4 grid. Any input size works.
+    L2-normalised (B,embed_dim,h,w) embeddings on the stride-4 grid. ``forward(x, select)`` projects only
+    the patches ``select`` picks from the mask logits: ``embed_t``/``embed_a`` are then (n,embed_dim) rows
+    at ``select``'s ``index``, and ``patches`` is what ``select`` returned. Any input size works.
     ``pretrained`` initialises the backbone: None, ``"imagenet"`` (torchvision) or a weights file.
     """
 
@@ -58,7 +70,7 @@ class DeepLab(nn.Module):
         """The keyword arguments that rebuild this architecture (``pretrained`` excluded)."""
         return dict(self._config)
 
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
+    def forward(self, x: Tensor, select: PatchSelector | None = None) -> dict[str, Any]:
         size = x.shape[-2:]
         low, high = self.backbone(x)
         pivot = self.decoder(self.aspp(high), low)
@@ -67,6 +79,14 @@ class DeepLab(nn.Module):
             "contour": upsample(self.contour_head(pivot), size),
         }
         if self.projection_t is not None and self.projection_a is not None:
-            outputs["embed_t"] = self.projection_t(pivot)
-            outputs["embed_a"] = self.projection_a(pivot)
+            outputs.update(self._embeddings(pivot, outputs["mask"], select))
         return outputs
+
+    def _embeddings(self, pivot: Tensor, mask_logits: Tensor, select: PatchSelector | None) -> dict[str, Any]:
+        """Both branches' embeddings: at every position, or at the patches ``select`` picks."""
+        heads = (self.projection_t, self.projection_a)
+        if select is None or not all(head.projects_rows for head in heads):
+            return {"embed_t": heads[0](pivot), "embed_a": heads[1](pivot)}
+        patches = select(mask_logits, tuple(pivot.shape[-2:]))
+        embed_t, embed_a = project_patches(heads, pivot, patches.index)
+        return {"embed_t": embed_t, "embed_a": embed_a, "patches": patches}

@@ -1,11 +1,16 @@
 """Heads on the shared stride-4 pivot (METHOD.md §1): mask logits, contour logits, contrastive projections."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from modeling.init import init_prediction, init_weights
 from modeling.layers import conv_bn_relu
+from utils.grid import gather_positions
 
 CONTOUR_HIDDEN = 64
 
@@ -28,7 +33,13 @@ class ContourHead(nn.Sequential):
 
 
 class ProjectionHead(nn.Module):
-    """1×1 conv → BN → ReLU → 1×1 conv, then L2 normalisation along channels (one per contrastive branch)."""
+    """1×1 conv → BN → ReLU → 1×1 conv, then L2 normalisation along channels (one per contrastive branch).
+
+    ``forward(pivot)`` projects every position of a (B,C,h,w) pivot. :meth:`project_rows` projects only
+    gathered pivot vectors (n,C): every layer acts per position, and BatchNorm's batch statistics (the one
+    thing that mixes positions) come from :class:`PivotMoments` of the whole pivot, so the rows equal the
+    dense forward's rows at those positions, running statistics included.
+    """
 
     def __init__(self, in_channels: int = 256, hidden: int = 256, embed_dim: int = 128) -> None:
         super().__init__()
@@ -37,3 +48,102 @@ class ProjectionHead(nn.Module):
 
     def forward(self, pivot: Tensor) -> Tensor:
         return F.normalize(self.mlp(pivot), dim=1)
+
+    @property
+    def projects_rows(self) -> bool:
+        """Whether :meth:`project_rows` applies: not with SyncBatchNorm, whose statistics span processes."""
+        return not isinstance(self.mlp[0][1], nn.SyncBatchNorm)
+
+    @property
+    def needs_moments(self) -> bool:
+        """Whether BatchNorm normalises with batch statistics (training, not frozen)."""
+        return _uses_batch_stats(self.mlp[0][1])
+
+    def project_rows(self, rows: Tensor, moments: PivotMoments | None) -> Tensor:
+        """L2-normalised embeddings (n, embed_dim) of pivot vectors ``rows`` (n,C); ``moments`` of the whole
+        pivot are needed when BatchNorm normalises with batch statistics (training)."""
+        conv, bn = self.mlp[0][0], self.mlp[0][1]
+        weight = conv.weight.flatten(1)
+        hidden = F.relu(_batch_norm_rows(F.linear(rows, weight), bn, weight, moments))
+        last = self.mlp[1]
+        return F.normalize(F.linear(hidden, last.weight.flatten(1), last.bias), dim=1)
+
+
+@dataclass
+class PivotMoments:
+    """Mean (C,) and biased covariance (C,C) of the pivot's channels over all ``count`` positions."""
+
+    mean: Tensor
+    covariance: Tensor
+    count: int
+
+    @classmethod
+    def of(cls, pivot: Tensor) -> "PivotMoments":
+        """The moments of a (B,C,h,w) pivot, in float32 at least (outside autocast)."""
+        with torch.autocast(pivot.device.type, enabled=False):
+            x = pivot.flatten(2)
+            mean, covariance = _ChannelMoments.apply(x.to(torch.promote_types(x.dtype, torch.float32)))
+            return cls(mean, covariance, x.shape[0] * x.shape[2])
+
+    def of_linear(self, weight: Tensor) -> tuple[Tensor, Tensor]:
+        """Batch mean and biased variance (K,) of ``weight @ x`` (weight (K,C)) over the positions:
+        ``W μ`` and ``diag(W Σ Wᵀ)``, one C×C product instead of the layer at every position."""
+        with torch.autocast(self.mean.device.type, enabled=False):
+            weight = weight.to(self.covariance.dtype)
+            return weight @ self.mean, ((weight @ self.covariance) * weight).sum(1)
+
+
+class _ChannelMoments(torch.autograd.Function):
+    """Mean (C,) and biased covariance (C,C) of the channels of x (B,C,M) over its B·M positions. The
+    backward is one C×C by C×(B·M) product (autograd's own would take two, one per factor of the
+    ``centred @ centredᵀ`` product), and no transposed copy of x is made."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> tuple[Tensor, Tensor]:
+        count = x.shape[0] * x.shape[2]
+        mean = x.mean((0, 2))
+        centred = x - mean[:, None]
+        ctx.save_for_backward(centred)
+        return mean, (centred @ centred.transpose(1, 2)).sum(0) / count
+
+    @staticmethod
+    def backward(ctx: Any, grad_mean: Tensor, grad_covariance: Tensor) -> Tensor:
+        (centred,) = ctx.saved_tensors
+        count = centred.shape[0] * centred.shape[2]
+        # the centring's own term (minus the mean of this over the positions) vanishes: the centred
+        # positions sum to 0
+        grad = ((grad_covariance + grad_covariance.T) / count) @ centred
+        return grad.add_(grad_mean[:, None] / count)
+
+
+def _uses_batch_stats(bn: nn.BatchNorm2d) -> bool:
+    return bn.training or bn.running_mean is None
+
+
+def _batch_norm_rows(hidden: Tensor, bn: nn.BatchNorm2d, weight: Tensor,
+                     moments: PivotMoments | None) -> Tensor:
+    """``bn`` on rows (n,K) of ``weight @ pivot``: with running statistics in eval mode; in training with
+    the batch statistics of all positions (from ``moments``), updating the running ones as ``bn`` does."""
+    if not _uses_batch_stats(bn):
+        return F.batch_norm(hidden, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+    mean, var = moments.of_linear(weight)
+    if bn.training and bn.running_mean is not None:
+        _update_running_stats(bn, mean.detach(), var.detach(), moments.count)
+    return (hidden - mean) * (bn.weight * torch.rsqrt(var + bn.eps)) + bn.bias
+
+
+@torch.no_grad()
+def _update_running_stats(bn: nn.BatchNorm2d, mean: Tensor, var: Tensor, count: int) -> None:
+    """What ``bn``'s training forward does to its buffers (the running variance is unbiased)."""
+    bn.num_batches_tracked.add_(1)
+    momentum = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+    bn.running_mean.lerp_(mean.to(bn.running_mean.dtype), momentum)
+    unbiased = var * count / max(count - 1, 1)
+    bn.running_var.lerp_(unbiased.to(bn.running_var.dtype), momentum)
+
+
+def project_patches(heads: Sequence[ProjectionHead], pivot: Tensor, index: Tensor) -> list[Tensor]:
+    """Each head's embeddings (n, D) of the pivot at flat positions ``index`` (over B·h·w)."""
+    rows = gather_positions(pivot, index)
+    moments = PivotMoments.of(pivot) if any(head.needs_moments for head in heads) else None
+    return [head.project_rows(rows, moments) for head in heads]

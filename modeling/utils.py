@@ -10,9 +10,8 @@ from typing import Any
 from torch import Tensor, nn
 
 from modeling.backbone.base import Backbone
-from modeling.backbone.weights import load_pretrained
 
-__all__ = ["FrozenBatchNorm2d", "freeze_bn", "convert_sync_bn", "param_groups", "load_pretrained"]
+__all__ = ["FrozenBatchNorm2d", "freeze_bn", "convert_sync_bn", "param_groups"]
 
 BACKBONE_LR_MULT = 1.0
 HEAD_LR_MULT = 10.0

@@ -10,7 +10,7 @@ import torchvision
 from torch import nn
 
 from modeling.backbone import BACKBONES, OUTPUT_STRIDES, build_backbone
-from modeling.utils import load_pretrained
+from modeling.backbone.weights import load_pretrained
 from utils.errors import UserError
 
 EXPECTED = {"resnet", "resnet101", "xception", "drn", "mobilenet"}

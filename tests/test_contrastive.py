@@ -152,7 +152,7 @@ def test_gradcheck_float64() -> None:
 
     def terms(e_t: torch.Tensor, e_a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = contour_contrastive(F.normalize(e_t, dim=1), F.normalize(e_a, dim=1), labels,
-                                  temperature=0.3, num_anchors=64)
+                                  temperature=0.3, num_anchors=64, hard_ratio=0.0)
         return out.contrast, out.pivot
 
     assert torch.autograd.gradcheck(terms, (raw_t, raw_a))

@@ -94,7 +94,8 @@ def _train(rank: int, world: int) -> dict[str, torch.Tensor]:
     from modeling import build_model
     from modeling.utils import freeze_bn, param_groups
     from utils.engine.optim import WarmupLR, build_optimizer
-    from utils.engine.trainer import Trainer, TrainerConfig
+    from utils.engine.state import TrainerConfig
+    from utils.engine.trainer import Trainer
     from utils.losses import CaCLCriterion
 
     torch.manual_seed(0)
@@ -155,7 +156,8 @@ def _save_worker(rank: int, world: int, port: int, out: str) -> None:
 
     import torch.distributed as dist
 
-    from utils.engine.trainer import Trainer, TrainerConfig, TrainingDiverged
+    from utils.engine.state import TrainerConfig
+    from utils.engine.trainer import Trainer, TrainingDiverged
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
                            timeout=timedelta(seconds=60))

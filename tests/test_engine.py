@@ -7,8 +7,10 @@ import json
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import train
 from modeling.backbone.weights import sha256_of
@@ -16,7 +18,9 @@ from test_weights import renamed_mobilenet_file
 from modeling import build_model
 from utils.checkpoint import load_checkpoint, load_model_weights
 from utils.engine.run_dir import read_history
-from utils.engine.trainer import AMPTrainer, TrainingDiverged, is_improvement
+from utils.engine.state import TrainState, is_improvement
+from utils.engine.trainer import AMPTrainer, TrainingDiverged
+from utils.errors import run_cli
 
 TINY = ["--backbone", "mobilenet", "--crop-size", "64", "--base-size", "64", "--synthetic-size", "2",
         "--batch-size", "2", "--val-fraction", "0.5", "--workers", "0", "--warmup-iters", "1",
@@ -46,6 +50,7 @@ def test_run_folder_layout_and_checkpoint_contents(tmp_path: Path) -> None:
     state = load_checkpoint(run_dir / "checkpoint.pth.tar")  # weights_only=True inside
     training_keys = {"optimizer", "scheduler", "scaler", "epoch", "iteration", "best_metric", "rng", "args"}
     assert training_keys <= set(state)
+    assert TrainState.from_dict(state).to_dict() == {k: state[k] for k in TrainState().to_dict()}
     assert (state["epoch"], state["iteration"], state["scaler"]) == (1, 1, None)
     assert state["model_config"] == {"backbone": "mobilenet", "output_stride": 16, "embed_dim": 128,
                                      "with_projection": True}
@@ -63,6 +68,48 @@ def test_validation_history_and_the_best_metric_flag(tmp_path: Path) -> None:
     assert state["best_metric"] == pytest.approx(best["auc"])
     assert state["best_epoch"] + 1 == best["epoch"]  # 0-based index vs completed-epoch count
     assert load_checkpoint(run_dir / "model_best.pth.tar")["epoch"] == best["epoch"]
+
+
+def _folder_with_a_truncated_jpeg(root: Path) -> Path:
+    """A Tp/Gt folder of two JPEG pairs; the second JPEG ends half-way (its header still reads)."""
+    rng = np.random.default_rng(0)
+    for folder in ("Tp", "Gt"):
+        (root / folder).mkdir(parents=True)
+    for stem in ("a", "b"):
+        Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(root / "Tp" / f"{stem}.jpg")
+        Image.fromarray(np.full((48, 64), 255, dtype=np.uint8)).save(root / "Gt" / f"{stem}_gt.png")
+    data = (root / "Tp" / "b.jpg").read_bytes()
+    (root / "Tp" / "b.jpg").write_bytes(data[: len(data) // 2])
+    return root
+
+
+def test_a_truncated_jpeg_read_by_a_worker_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    root = _folder_with_a_truncated_jpeg(tmp_path / "set")
+    argv = [*TINY, "--dataset", "folder", "--data-root", str(root), "--workers", "1", "--val-fraction", "0",
+            "--test-fraction", "0", "--no-val", "--run-dir", str(tmp_path / "run"), "--no-amp"]
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(lambda: train.main(argv))
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(f"error: {root / 'Tp' / 'b.jpg'}: cannot read image")
+
+
+def test_train_state_converts_to_and_from_checkpoint_keys() -> None:
+    """One conversion each way: every field round-trips; an older checkpoint's missing keys keep their
+    defaults and the checkpoint's other parts are ignored."""
+    state = TrainState(epoch=3, iteration=30, best_metric=0.5, best_tiebreak=0.7, best_epoch=1, nonfinite=2,
+                       last_metrics={"f1": 0.5})
+    assert TrainState.from_dict({**state.to_dict(), "optimizer": {}, "rng": []}) == state
+    assert TrainState.from_dict({"epoch": 2, "iteration": 20}) == TrainState(epoch=2, iteration=20)
+
+
+def test_record_validation_keeps_the_best_epoch() -> None:
+    state = TrainState()
+    assert state.record_validation(0, {"f1": 0.0, "auc": 0.6}, "f1")
+    assert not state.record_validation(1, {"f1": 0.0, "auc": 0.6}, "f1")  # a full tie keeps epoch 0
+    assert state.record_validation(2, {"f1": 0.0, "auc": 0.7}, "f1")
+    assert (state.best_epoch, state.best_metric, state.last_metrics["auc"]) == (2, 0.0, 0.7)
 
 
 def test_best_checkpoint_rule() -> None:
@@ -124,7 +171,7 @@ class _NaNOnCalls:
 
     def __init__(self, criterion, calls: set[int]) -> None:
         self.criterion, self.calls, self.count = criterion, calls, 0
-        self.needs_embeddings = criterion.needs_embeddings
+        self.needs_embeddings, self.patch_selector = criterion.needs_embeddings, criterion.patch_selector
 
     def __call__(self, outputs, mask):
         losses = self.criterion(outputs, mask)

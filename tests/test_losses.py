@@ -1,6 +1,8 @@
 """Mask losses, contour BCE, patch labels and the criterion, checked against hand-computed values."""
 from __future__ import annotations
 
+import copy
+import inspect
 import math
 from types import SimpleNamespace
 
@@ -8,12 +10,16 @@ import numpy as np
 import pytest
 import torch
 
+from modeling import build_model
+from utils.contour import CONTOUR_WIDTH
 from utils.errors import UserError
 from utils.losses import MASK_LOSSES, CaCLCriterion
 from utils.losses.contour import contour_bce
+from utils.losses.contrastive import contour_contrastive
 from utils.losses.criterion import ARG_NAMES
 from utils.losses.mask import bce_loss, dice_loss, focal_loss
 from utils.losses.patches import AUTHENTIC, CONTOUR, IGNORED, TAMPERED, patch_labels
+from utils.losses.sampling import sample_patches, sample_patches_per_image
 
 LN2, LN43 = math.log(2), math.log(4 / 3)
 # sigmoid of these logits: 0.5, 0.75 / 0.25, 0.5; the first row is tampered
@@ -201,7 +207,8 @@ def test_from_args_and_bad_flags() -> None:
                     hard_ratio=0.1, pos_weight=2.0, contrast_scope="image")
     assert set(defaults) == set(ARG_NAMES)
     criterion = CaCLCriterion.from_args(SimpleNamespace(**defaults))
-    assert criterion.loss_type == "focal" and criterion.contour_patches == "band"
+    assert criterion.mask_loss is MASK_LOSSES.get("focal") and criterion.contour_patches == "band"
+    assert not hasattr(criterion, "loss_type")  # read once, to pick the mask loss
     assert criterion.contrast_scope == "image"
     for bad in ({"loss_type": "dise"}, {"temperature": 0}, {"hard_ratio": 1.5}, {"contour_patches": "x"},
                 {"lambda_pivot": -1}, {"num_anchors": 2}, {"pos_weight": 0}, {"contrast_scope": "pair"}):
@@ -210,6 +217,18 @@ def test_from_args_and_bad_flags() -> None:
     with pytest.raises(UserError, match="projection"):
         CaCLCriterion()({"mask": torch.zeros(1, 1, 8, 8), "contour": torch.zeros(1, 1, 8, 8)},
                         torch.zeros(1, 1, 8, 8))
+
+
+def test_each_loss_default_is_defined_once() -> None:
+    """temperature, num_anchors and hard_ratio default in CaCLCriterion only (the contrastive functions take
+    them from it); the contour band's width defaults to utils.contour's constant."""
+    for function, names in ((contour_contrastive, ("temperature", "num_anchors", "hard_ratio")),
+                            (sample_patches, ("num_anchors", "hard_ratio")),
+                            (sample_patches_per_image, ("num_anchors", "hard_ratio"))):
+        for name in names:
+            assert inspect.signature(function).parameters[name].default is inspect.Parameter.empty, name
+    for function in (CaCLCriterion, patch_labels):
+        assert inspect.signature(function).parameters["contour_width"].default is CONTOUR_WIDTH
 
 
 def test_contrastive_memory_does_not_grow_with_area() -> None:
@@ -222,3 +241,32 @@ def test_contrastive_memory_does_not_grow_with_area() -> None:
     result = CaCLCriterion(num_anchors=64, lambda_contour=0)(outputs, mask)
     assert result["n_branches"].item() == 2
     assert result["n_tampered"] + result["n_authentic"] + result["n_contour"] <= 128
+
+
+@pytest.mark.parametrize("options", [{}, {"contrast_scope": "image"}, {"hard_ratio": 0.5, "contour_patches": "band"}],
+                         ids=["batch", "image", "hard-band"])
+def test_sampled_projection_equals_the_dense_path(options: dict) -> None:
+    """The model projecting only the criterion's sampled patches gives the loss terms, the gradients and the
+    BatchNorm statistics of projecting every position (float64, same seed, so the same samples)."""
+    torch.manual_seed(0)
+    dense_model = build_model("mobilenet", embed_dim=16).double().train()
+    sampled_model = copy.deepcopy(dense_model)
+    images = torch.randn(2, 3, 64, 64, dtype=torch.float64)
+    masks = torch.zeros(2, 1, 64, 64, dtype=torch.float64)
+    masks[0, :, 10:41, 12:50], masks[1, :, 30:60, :21] = 1, 1
+    criterion = CaCLCriterion(num_anchors=64, **options)  # 64 of 512 patches: a real sample
+    torch.manual_seed(1)
+    dense = criterion(dense_model(images), masks)
+    torch.manual_seed(1)
+    outputs = sampled_model(images, criterion.patch_selector(masks))
+    sampled = criterion(outputs, masks)
+    assert outputs["embed_t"].shape == (len(outputs["patches"].index), 16)  # rows, not a (B,D,h,w) map
+    assert sampled.keys() == dense.keys()
+    for key, value in dense.items():
+        torch.testing.assert_close(sampled[key], value, rtol=1e-10, atol=1e-12, msg=key)
+    dense["total"].backward()
+    sampled["total"].backward()
+    for (name, expected), got in zip(dense_model.named_parameters(), sampled_model.parameters()):
+        torch.testing.assert_close(got.grad, expected.grad, rtol=1e-8, atol=1e-12, msg=name)
+    for (name, expected), got in zip(dense_model.named_buffers(), sampled_model.buffers()):
+        torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12, msg=name)

@@ -32,7 +32,7 @@ def test_mixed_length_rounds_and_keeps_at_least_one() -> None:
 
 def test_train_split_gets_the_synthetic_share_and_batches_collate(tmp_path) -> None:
     _tree(tmp_path)
-    loader = make_data_loader(_args(tmp_path, "--mix-synthetic", "0.5"), "train")
+    loader = make_data_loader(_args(tmp_path), "train", mix_synthetic=0.5)
     assert isinstance(loader.dataset, MixedDataset)
     assert (len(loader.dataset.real), len(loader.dataset.synthetic)) == (4, 2)
     names = [name for batch in loader for name in batch["name"]]
@@ -43,8 +43,8 @@ def test_train_split_gets_the_synthetic_share_and_batches_collate(tmp_path) -> N
     assert [r.image for r in loader.dataset.records] == [r.image for r in loader.dataset.real.records]
 
 
-def test_without_the_flag_and_for_evaluation_nothing_is_mixed(tmp_path) -> None:
+def test_without_a_ratio_and_for_evaluation_nothing_is_mixed(tmp_path) -> None:
     _tree(tmp_path)
     assert not isinstance(make_data_loader(_args(tmp_path), "train").dataset, MixedDataset)
-    args = _args(tmp_path, "--mix-synthetic", "1", "--test-fraction", "1")
-    assert not isinstance(make_data_loader(args, "test").dataset, MixedDataset)
+    args = _args(tmp_path, "--test-fraction", "1")
+    assert not isinstance(make_data_loader(args, "test", mix_synthetic=1.0).dataset, MixedDataset)

@@ -1,6 +1,7 @@
 """DeepLab model: output contract for every backbone × output stride, config, and the training helpers."""
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -10,8 +11,11 @@ from torch import nn
 from modeling import build_model
 from modeling.aspp import ImagePooling
 from modeling.backbone import BACKBONES, OUTPUT_STRIDES
+from modeling.heads import PivotMoments, ProjectionHead, project_patches
+import modeling.utils
 from modeling.utils import FrozenBatchNorm2d, convert_sync_bn, freeze_bn, param_groups
 from utils.errors import UserError
+from utils.grid import gather_positions
 
 HEIGHT, WIDTH, EMBED_DIM = 65, 67, 16
 HEAD_MODULES = ("aspp", "decoder", "mask_head", "contour_head", "projection_t", "projection_a")
@@ -102,6 +106,54 @@ def test_bad_arguments_are_user_errors() -> None:
         build_model("mobilenet", output_stride=4)
     with pytest.raises(UserError, match="unknown backbone"):
         build_model("vgg")
+
+
+def test_training_helpers_reexport_no_weight_loading() -> None:
+    """Pretrained weights load through modeling.backbone.weights only (one import path)."""
+    assert "load_pretrained" not in vars(modeling.utils)
+
+
+@pytest.mark.parametrize("mode", ["train", "eval", "frozen"])
+def test_projecting_sampled_rows_equals_the_dense_heads(mode: str) -> None:
+    """project_patches gives the dense heads' rows at the sampled positions; in training with BatchNorm
+    statistics of every position, and the same running statistics afterwards."""
+    torch.manual_seed(0)
+    dense = [ProjectionHead(16, 12, 8).double() for _ in range(2)]
+    for head in dense:
+        head.mlp[0][1].running_mean.uniform_(-1, 1)
+        head.mlp[0][1].weight.data.uniform_(0.5, 1.5)
+        head.mlp[0][1].bias.data.uniform_(-0.5, 0.5)
+        head.train(mode == "train")
+        if mode == "frozen":
+            freeze_bn(head)
+    sampled = [copy.deepcopy(head) for head in dense]
+    pivot = (torch.randn(2, 16, 5, 6, dtype=torch.float64) * 3 + 1).requires_grad_()
+    index = torch.tensor([0, 3, 7, 29, 30, 45, 59])
+    weights = torch.randn(len(index), 8, dtype=torch.float64)
+    expected = [gather_positions(head(pivot), index) for head in dense]
+    got = project_patches(sampled, pivot, index)
+    for e, g in zip(expected, got):
+        torch.testing.assert_close(g, e, rtol=1e-12, atol=1e-14)
+    grads = [torch.autograd.grad(sum((z * weights).sum() for z in out), pivot)[0] for out in (expected, got)]
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-10, atol=1e-13)
+    for head, twin in zip(dense, sampled):
+        for (name, buffer), other in zip(head.named_buffers(), twin.buffers()):
+            torch.testing.assert_close(other, buffer, rtol=1e-12, atol=1e-14, msg=name)
+
+
+def test_pivot_moments_and_their_gradient() -> None:
+    pivot = torch.randn(3, 5, 4, 6, dtype=torch.float64, requires_grad=True)
+    moments = PivotMoments.of(pivot)
+    positions = pivot.detach().transpose(0, 1).flatten(1)
+    torch.testing.assert_close(moments.mean, positions.mean(1))
+    torch.testing.assert_close(moments.covariance, torch.cov(positions, correction=0))
+    assert moments.count == 72
+
+    def mean_and_covariance(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        of_p = PivotMoments.of(p)
+        return of_p.mean, of_p.covariance
+
+    assert torch.autograd.gradcheck(mean_and_covariance, (pivot,))
 
 
 def running_stats(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -1,12 +1,14 @@
 """Optimisers and learning-rate schedules against torch's own schedulers and hand-computed values."""
 from __future__ import annotations
 
+import inspect
 import math
 
 import pytest
 import torch
 
-from utils.engine.optim import WarmupLR, build_optimizer
+from utils.engine.args import build_parser
+from utils.engine.optim import OPTIMIZERS, SCHEDULES, WarmupLR, build_optimizer
 from utils.errors import UserError
 
 BASE_LR = 0.01
@@ -84,3 +86,19 @@ def test_optimizer_choices() -> None:
         build_optimizer(_groups(), "adam", BASE_LR)
     with pytest.raises(UserError, match="lr-step"):
         WarmupLR(sgd, "step", BASE_LR, total_iters=10)
+
+
+def test_registries_are_the_flags_choices() -> None:
+    """Optimisers and schedules are looked up by name in a registry; the flags offer exactly its names,
+    and a typo gets the nearest name."""
+    choices = {action.dest: action.choices for action in build_parser()._actions}
+    assert choices["optimizer"] == OPTIMIZERS.names() == ["adamw", "sgd"]
+    assert choices["lr_scheduler"] == SCHEDULES.names() == ["cos", "poly", "step"]
+    with pytest.raises(UserError, match="did you mean 'poly'"):
+        WarmupLR(build_optimizer(_groups(), "sgd", BASE_LR), "ploy", BASE_LR, total_iters=10)
+
+
+def test_weight_decay_and_momentum_defaults_are_build_optimizers() -> None:
+    defaults = inspect.signature(build_optimizer).parameters
+    for name in ("weight_decay", "momentum"):
+        assert build_parser().get_default(name) == defaults[name].default, name

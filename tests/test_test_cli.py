@@ -157,6 +157,23 @@ def test_dataset_split_flags_default_to_the_training_runs(data, tmp_path, capsys
     assert json.loads((tmp_path / "b" / "metrics.json").read_text())["count/images"] == 8
 
 
+TRANSFORM_FLAGS = ("--base-size", "--min-scale", "--max-scale", "--hflip", "--color-jitter", "--degrade-prob")
+
+
+def test_train_transform_flags_are_not_test_flags(data, tmp_path, capsys):
+    """test.py reads images at full resolution: it offers no resize or augmentation flag, and a dataset
+    split (here the train split of a folder) needs none."""
+    with pytest.raises(SystemExit):
+        test_cli.parse_args(["--help"])
+    help_text = capsys.readouterr().out
+    assert [flag for flag in TRANSFORM_FLAGS if flag in help_text] == []
+    code, _, err = run(["--in-path", "folder", "--data-root", str(data / "set"), "--split", "train",
+                        "--val-fraction", "0", "--test-fraction", "0", "--ckpt", str(data / "model.pth"),
+                        "--out-dir", str(tmp_path), *FAST], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "metrics.json").read_text())["count/images"] == 3
+
+
 def _bad_inputs(data: Path, tmp: Path) -> dict[str, tuple[list[str], str]]:
     """name → (extra argv, expected fragment of the one-line error)."""
     empty = tmp / "empty"
@@ -216,6 +233,33 @@ def test_skip_bad_counts_unreadable_images(data, tmp_path, capsys):
                           str(tmp_path / "out"), "--skip-bad", *FAST], capsys)
     assert code == 0, err
     assert "skipped 1 unreadable file" in out + err and (tmp_path / "out" / "ok_overlay.png").is_file()
+
+
+def write_truncated_jpeg(folder: Path, stem: str, rng: np.random.Generator, size=(48, 64)) -> None:
+    """A Tp/Gt pair whose JPEG ends half-way: its header reads, its pixels do not."""
+    write_pair(folder, stem, rng, size)
+    image = folder / "Tp" / f"{stem}.png"
+    Image.open(image).save(image.with_suffix(".jpg"))
+    image.unlink()
+    data = image.with_suffix(".jpg").read_bytes()
+    image.with_suffix(".jpg").write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_a_truncated_jpeg_is_one_line_with_workers_on_and_off(data, tmp_path, workers):
+    """The JPEG fails in the DataLoader (in a worker process with --workers 1), not in the header audit."""
+    folder = tmp_path / "truncated"
+    write_pair(folder, "a", np.random.default_rng(0))
+    write_truncated_jpeg(folder, "b", np.random.default_rng(1))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    argv = ["--in-path", str(folder), "--ckpt", str(data / "model.pth"), "--out-dir", str(tmp_path / "out"),
+            "--workers", workers, "--bins", "100"]
+    result = subprocess.run([sys.executable, "test.py", *argv], cwd=REPO, capture_output=True, text=True, env=env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {folder / 'Tp' / 'b.jpg'}: cannot read image")
+    assert len([line for line in result.stderr.splitlines() if "error" in line.lower()]) == 1
 
 
 def test_script_exits_non_zero_with_one_line(data, tmp_path):

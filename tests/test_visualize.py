@@ -27,7 +27,7 @@ def test_overlay_tints_inside_draws_edge_and_keeps_outside():
 def test_save_prediction_round_trips_the_probability(tmp_path):
     prob = np.random.default_rng(0).random((20, 30)).astype(np.float32)
     image = np.zeros((20, 30, 3), dtype=np.uint8)
-    save_prediction(prob, image, 0.5, tmp_path, "sub/img")
+    save_prediction(prob, image, 0.5, tmp_path, "sub/img", contour_width=2)
     assert np.abs(read_prob_png(tmp_path / "sub/img_prob.png") - prob).max() <= 0.5 / 65535 + 1e-7
     mask = np.asarray(Image.open(tmp_path / "sub/img_mask.png"))
     assert ((mask == 255) == (prob >= 0.5)).all()
@@ -38,8 +38,15 @@ def test_image_grid_layout():
     images = normalize(torch.rand(2, 3, 16, 16))
     masks = torch.zeros(2, 1, 16, 16)
     masks[:, :, 4:12, 4:12] = 1
-    grid = image_grid(images, masks, probs=masks * 0.9)
+    contour_probs = torch.rand(2, 1, 16, 16)
+    grid = image_grid(images, masks, probs=masks * 0.9, contour_probs=contour_probs)
     assert grid.shape == (3, 32, 64)
     assert torch.equal(grid[:, :16, 16:32], masks[0].expand(3, -1, -1))  # GT column
     assert torch.equal(grid[:, 16:, 32:48], masks[1].expand(3, -1, -1))  # predicted mask column
-    assert grid[0, 4, 48 + 8] == 1 and grid[0, 8, 48 + 8] == 0  # contour column: edge on, inside off
+    assert torch.equal(grid[:, 16:, 48:], contour_probs[1].expand(3, -1, -1))  # the contour head's column
+
+
+def test_overlay_outline_takes_the_callers_width():
+    image = np.full((32, 32, 3), 100, dtype=np.uint8)
+    outlined = [(overlay(image, square_mask(), contour_width=w) == CONTOUR).all(-1).sum() for w in (1, 3)]
+    assert outlined[0] < outlined[1]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+CONTOUR_WIDTH = 2  # the band's half-width in pixels (METHOD.md §2): the default of --contour-width
+
 
 def _box_max(x: torch.Tensor, width: int) -> torch.Tensor:
     """Maximum over each (2w+1)² window of a (…,H,W) tensor of values ≥ 0; outside the image counts as 0."""
@@ -32,7 +34,7 @@ def erode(mask: torch.Tensor, width: int) -> torch.Tensor:
     return 1 - _box_max(1 - mask, width) if width > 0 else mask
 
 
-def contour_band(mask: torch.Tensor, width: int = 2) -> torch.Tensor:
+def contour_band(mask: torch.Tensor, width: int = CONTOUR_WIDTH) -> torch.Tensor:
     """Boundary band between tampered and authentic pixels, ``dilate − erode``, as a float {0,1} mask.
 
     ``mask`` is (B,1,H,W) or (H,W)/(1,H,W), any dtype with 1 = tampered. Across a straight edge the band

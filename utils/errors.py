@@ -17,9 +17,22 @@ class CheckpointError(UserError):
     """A checkpoint file is missing, corrupt, or of another architecture."""
 
 
+def message_of(error: Exception) -> str:
+    """``error``'s message. A DataLoader worker's exception reaches the main process re-raised by torch
+    with the worker's whole traceback as its message ("Caught DataError in DataLoader worker process 0.
+    Original Traceback ..."); the original message is that traceback's last line, after the type."""
+    text = str(error)
+    kind = type(error)
+    last = text.rstrip("\n").rsplit("\n", 1)[-1]
+    prefix = f"{kind.__module__}.{kind.__qualname__}: "
+    if text.startswith(f"Caught {kind.__name__} in DataLoader worker") and last.startswith(prefix):
+        return last[len(prefix):]
+    return text
+
+
 def exit_with(error: Exception, code: int = 2) -> NoReturn:
     """Print ``error`` as one line on stderr and exit non-zero."""
-    print(f"error: {error}", file=sys.stderr)
+    print(f"error: {message_of(error)}", file=sys.stderr)
     raise SystemExit(code)
 
 

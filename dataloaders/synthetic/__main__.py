@@ -17,7 +17,7 @@ from PIL import Image
 from dataloaders.synthetic import SPLIT_CODES, SyntheticDataset
 from dataloaders.synthetic.photos import bundled_sources
 from dataloaders.synthetic.tamper import Tampered
-from utils.contour import contour_band
+from utils.contour import CONTOUR_WIDTH, contour_band
 from utils.errors import run_cli
 
 
@@ -25,7 +25,7 @@ def preview_grid(samples: list[Tampered], path: Path, tile: int = 160) -> None:
     """Save rows of image | mask | contour band (the band from :func:`utils.contour.contour_band`)."""
     grid = Image.new("RGB", (3 * tile, len(samples) * tile))
     for row, sample in enumerate(samples):
-        band = contour_band(torch.from_numpy(sample.mask).float(), width=2).numpy() > 0
+        band = contour_band(torch.from_numpy(sample.mask).float(), CONTOUR_WIDTH).numpy() > 0
         tiles = [sample.image, np.repeat(sample.mask[..., None] * 255, 3, 2),
                  np.repeat(band[..., None] * 255, 3, 2)]
         for col, pixels in enumerate(tiles):

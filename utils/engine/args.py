@@ -1,8 +1,9 @@
 """The training command line: every train.py flag, grouped, with its default shown in ``--help``.
 
-Booleans are real switches (``store_true`` / ``BooleanOptionalAction``), never ``type=bool``. The loss
-and model defaults are read from :class:`utils.losses.CaCLCriterion` and :func:`modeling.build_model`
-so the method's defaults live in one place; data flags come from :func:`dataloaders.add_data_args`.
+Booleans are real switches (``store_true`` / ``BooleanOptionalAction``), never ``type=bool``. The loss,
+model and optimiser defaults are read from :class:`utils.losses.CaCLCriterion`, :func:`modeling.build_model`
+and :func:`utils.engine.optim.build_optimizer`, so each default lives in one place; data flags come from
+:func:`dataloaders.add_data_args`.
 The defaults of the schedule are the quick synthetic-data run that fits a 2-core CPU in about 17
 minutes; the method's GPU recipe (METHOD.md §4) is in ``scripts/train_*.sh``.
 """
@@ -15,7 +16,7 @@ from typing import Any, Callable
 from dataloaders import add_data_args
 from modeling import build_model
 from modeling.backbone import BACKBONES
-from utils.engine.optim import OPTIMIZERS, SCHEDULES
+from utils.engine.optim import OPTIMIZERS, SCHEDULES, build_optimizer
 from utils.errors import UserError
 from utils.losses import CaCLCriterion
 from utils.losses.contrastive import CONTRAST_SCOPES
@@ -72,19 +73,21 @@ def _add_loss_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_optim_args(parser: argparse.ArgumentParser) -> None:
+    optim = _defaults(build_optimizer)
     group = parser.add_argument_group("optimisation")
     group.add_argument("--epochs", type=int, default=7, help="number of training epochs")
     group.add_argument("--start_epoch", "--start-epoch", type=int, default=0,
                        help="first epoch when not resuming (the schedule starts there too)")
-    group.add_argument("--optimizer", default="adamw", choices=OPTIMIZERS, help="optimiser")
+    group.add_argument("--optimizer", default="adamw", choices=OPTIMIZERS.names(), help="optimiser")
     group.add_argument("--lr", type=float, default=1e-3, help="backbone learning rate (heads: 10x)")
-    group.add_argument("--lr-scheduler", default="poly", choices=SCHEDULES, help="learning-rate decay")
+    group.add_argument("--lr-scheduler", default="poly", choices=SCHEDULES.names(),
+                       help="learning-rate decay")
     group.add_argument("--lr-step", type=int, default=None,
                        help="epochs between x0.1 decays of the step schedule (default: a third of --epochs)")
     group.add_argument("--warmup-iters", type=int, default=50,
                        help="iterations of linear learning-rate warm-up")
-    group.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
-    group.add_argument("--weight-decay", type=float, default=1e-4, help="weight decay")
+    group.add_argument("--momentum", type=float, default=optim["momentum"], help="SGD momentum")
+    group.add_argument("--weight-decay", type=float, default=optim["weight_decay"], help="weight decay")
     group.add_argument("--nesterov", action="store_true", help="Nesterov momentum (SGD)")
     group.add_argument("--max-iters", type=int, default=None,
                        help="stop after this many iterations in all (smoke runs; the schedule is unchanged)")

@@ -1,4 +1,4 @@
-"""Optimisers and learning-rate schedules.
+"""Optimisers and learning-rate schedules, each family a registry (its names are the flags' choices).
 
 The schedule sets every parameter group's rate to ``base_lr * group["lr_mult"] * factor(iteration)``, so
 the backbone/heads split of :func:`modeling.utils.param_groups` (1× and 10×) survives any group order.
@@ -8,47 +8,76 @@ evaluated per iteration.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 
 from utils.errors import UserError
+from utils.registry import Registry
 
-SCHEDULES = ("poly", "step", "cos")
-OPTIMIZERS = ("sgd", "adamw")
+# an optimiser builder takes (groups, lr, momentum, weight_decay, nesterov); a schedule's decay takes
+# (schedule, iteration) and returns the multiplier of the rate before warm-up
+OptimizerBuilder = Callable[[list[dict[str, Any]], float, float, float, bool], torch.optim.Optimizer]
+OPTIMIZERS: Registry[OptimizerBuilder] = Registry("optimizer")
+SCHEDULES: Registry[Callable[["WarmupLR", int], float]] = Registry("learning-rate schedule")
+
+
+@OPTIMIZERS.register("sgd")
+def sgd(groups: list[dict[str, Any]], lr: float, momentum: float, weight_decay: float,
+        nesterov: bool) -> torch.optim.Optimizer:
+    """SGD with momentum, optionally Nesterov (the method's GPU recipe)."""
+    if nesterov and momentum <= 0:
+        raise UserError("--nesterov needs --momentum > 0")
+    return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
+
+
+@OPTIMIZERS.register("adamw")
+def adamw(groups: list[dict[str, Any]], lr: float, momentum: float, weight_decay: float,
+          nesterov: bool) -> torch.optim.Optimizer:
+    """AdamW (decoupled weight decay); momentum and Nesterov are SGD's, unused here."""
+    return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
 
 
 def build_optimizer(groups: Iterable[dict[str, Any]], name: str, lr: float, momentum: float = 0.9,
-                    weight_decay: float = 5e-4, nesterov: bool = False) -> torch.optim.Optimizer:
-    """SGD (momentum, optional Nesterov) or AdamW over ``groups`` (``lr`` is the default for a group
-    without its own; :class:`WarmupLR` sets every group's rate from its ``lr_mult``)."""
-    groups = list(groups)
-    if name == "sgd":
-        if nesterov and momentum <= 0:
-            raise UserError("--nesterov needs --momentum > 0")
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
-    if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
-    raise UserError(f"unknown optimizer '{name}'; choose one of: {', '.join(OPTIMIZERS)}")
+                    weight_decay: float = 1e-4, nesterov: bool = False) -> torch.optim.Optimizer:
+    """The :data:`OPTIMIZERS` entry ``name`` over ``groups`` (``lr`` is the default for a group without
+    its own; :class:`WarmupLR` sets every group's rate from its ``lr_mult``)."""
+    return OPTIMIZERS.get(name)(list(groups), lr, momentum, weight_decay, nesterov)
+
+
+@SCHEDULES.register("poly")
+def poly_decay(schedule: "WarmupLR", iteration: int) -> float:
+    """``(1 - t/T)**power``."""
+    return (1.0 - schedule.progress(iteration)) ** schedule.power
+
+
+@SCHEDULES.register("cos")
+def cos_decay(schedule: "WarmupLR", iteration: int) -> float:
+    """Half a cosine from 1 to 0 over the run."""
+    return 0.5 * (1.0 + math.cos(math.pi * schedule.progress(iteration)))
+
+
+@SCHEDULES.register("step")
+def step_decay(schedule: "WarmupLR", iteration: int) -> float:
+    """×``gamma`` every ``step_iters`` iterations."""
+    if schedule.step_iters <= 0:
+        raise UserError("the step schedule needs a positive step length (--lr-step)")
+    return schedule.gamma ** (iteration // schedule.step_iters)
 
 
 class WarmupLR:
     """Per-iteration learning-rate schedule with linear warm-up; state is one integer (the iteration).
 
-    ``mode``: ``poly`` (``(1 - t/T)**power``), ``step`` (×``gamma`` every ``step_iters``) or ``cos``
-    (half cosine to 0). Warm-up ramps linearly from ``warmup_start`` of the rate to the full rate over
-    ``warmup_iters`` iterations.
+    ``mode``: a :data:`SCHEDULES` name: ``poly`` (``(1 - t/T)**power``), ``step`` (×``gamma`` every
+    ``step_iters``) or ``cos`` (half cosine to 0). Warm-up ramps linearly from ``warmup_start`` of the
+    rate to the full rate over ``warmup_iters`` iterations.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, mode: str, base_lr: float, total_iters: int,
                  warmup_iters: int = 0, warmup_start: float = 0.1, power: float = 0.9,
                  step_iters: int = 0, gamma: float = 0.1) -> None:
-        if mode not in SCHEDULES:
-            raise UserError(f"unknown --lr-scheduler '{mode}'; choose one of: {', '.join(SCHEDULES)}")
-        if mode == "step" and step_iters <= 0:
-            raise UserError("the step schedule needs a positive step length (--lr-step)")
         self.optimizer = optimizer
-        self.mode = mode
+        self.decay = SCHEDULES.get(mode)
         self.base_lr = base_lr
         self.total_iters = max(1, total_iters)
         self.warmup_iters = warmup_iters
@@ -59,15 +88,13 @@ class WarmupLR:
         self.iteration = 0
         self._apply()
 
+    def progress(self, iteration: int) -> float:
+        """The share of the run done at ``iteration``, in [0, 1]."""
+        return min(iteration, self.total_iters) / self.total_iters
+
     def factor(self, iteration: int) -> float:
         """The multiplier of ``base_lr`` at ``iteration`` (0-based)."""
-        progress = min(iteration, self.total_iters) / self.total_iters
-        if self.mode == "poly":
-            decay = (1.0 - progress) ** self.power
-        elif self.mode == "cos":
-            decay = 0.5 * (1.0 + math.cos(math.pi * progress))
-        else:
-            decay = self.gamma ** (iteration // self.step_iters)
+        decay = self.decay(self, iteration)
         if iteration < self.warmup_iters:
             ramp = iteration / self.warmup_iters
             decay *= self.warmup_start + (1.0 - self.warmup_start) * ramp

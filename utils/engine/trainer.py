@@ -8,11 +8,9 @@ no-ops without a process group, only rank 0 logs and writes files.
 from __future__ import annotations
 
 import contextlib
-import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Iterable
+from typing import Any, Callable, ContextManager, Iterable, Protocol
 
 import torch
 from torch import nn
@@ -23,71 +21,31 @@ from utils.checkpoint import load_checkpoint, load_model_weights, save_checkpoin
 from utils.device import autocast_dtype
 from utils.engine.distributed import DistInfo, all_gather_object, all_reduce, reduce_dict
 from utils.engine.logging import (
-    RunningMean,
-    TensorBoard,
-    format_summary,
-    format_kv_table,
-    progress_bar,
-    short_terms,
+    RunningMean, TensorBoard, format_kv_table, format_summary, progress_bar, short_terms,
 )
 from utils.engine.optim import WarmupLR
 from utils.engine.rng import capture_rng, restore_rng
 from utils.engine.run_dir import BEST_CHECKPOINT, LAST_CHECKPOINT, append_history
+from utils.engine.state import TrainerConfig, TrainState
 from utils.errors import CheckpointError, UserError
 from utils.metrics import PixelEvaluator, summarize
 from utils.visualize import image_grid
 
 GRID_ROWS = 4  # validation samples in the TensorBoard image grid
-TIEBREAK_METRIC = "auc"  # decides between epochs tied on --best-metric (e.g. F1@0.5 = 0 early on)
 BAR_STATS = ("total", "embed_collapse")  # shown in the progress bar beside the loss terms
-Criterion = Callable[[dict[str, torch.Tensor], torch.Tensor], dict[str, torch.Tensor]]
+
+
+class Criterion(Protocol):
+    """The loss: named terms (``total`` is optimised) from the model's outputs and the masks."""
+
+    def __call__(self, outputs: dict[str, Any], mask: torch.Tensor) -> dict[str, torch.Tensor]: ...
+
+    def patch_selector(self, mask: torch.Tensor) -> Callable[..., Any] | None:
+        """Passed to ``model(image, select)``: which patches the model projects (None: all or none)."""
 
 
 class TrainingDiverged(UserError):
     """Too many non-finite losses, or the model itself became non-finite: the run stops."""
-
-
-def is_improvement(value: float, tiebreak: float, best: float | None, best_tiebreak: float | None) -> bool:
-    """Whether a validation scoring ``value`` (and ``tiebreak``) beats the best so far; NaN never does,
-    a tie on ``value`` is broken by a strictly higher ``tiebreak``, a full tie keeps the earlier epoch."""
-    if math.isnan(value):
-        return False
-    if best is None:
-        return True
-    if value != best:
-        return value > best
-    return best_tiebreak is not None and tiebreak > best_tiebreak  # NaN compares False
-
-
-@dataclass(frozen=True)
-class TrainerConfig:
-    """Loop settings that are not parts (model, optimiser, loaders).
-
-    ``metric`` is the validation key (of :func:`utils.metrics.summarize`) that picks the best
-    checkpoint; ``pretrained`` is the backbone's initialisation record (``Provenance.to_dict()``),
-    kept in every checkpoint and printed in the summary.
-    """
-
-    epochs: int
-    eval_interval: int = 1
-    max_iters: int | None = None
-    max_nonfinite: int = 20
-    channels_last: bool = False
-    metric: str = "f1"
-    pretrained: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class TrainState:
-    """Progress that a checkpoint carries: ``epoch`` counts completed epochs (the next one to run)."""
-
-    epoch: int = 0
-    iteration: int = 0
-    best_metric: float | None = None
-    best_tiebreak: float | None = None
-    best_epoch: int | None = None
-    nonfinite: int = 0
-    last_metrics: dict[str, float] = field(default_factory=dict)
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -173,8 +131,7 @@ class Trainer:
                 running.update(values)
                 bar.set_postfix(short_terms({k: v for k, v in running.means().items()
                                              if k in BAR_STATS or k.startswith("loss_")}), refresh=False)
-                self.tensorboard.scalars({**values, "lr": lr},
-                                         self.state.iteration, "train")
+                self.tensorboard.scalars({**values, "lr": lr}, self.state.iteration, "train")
         bar.close()
         return running.means()
 
@@ -182,7 +139,7 @@ class Trainer:
         """One optimisation step; returns the loss terms averaged over ranks, or None when skipped."""
         image, mask = self._inputs(batch)
         with self.autocast():
-            losses = self.criterion(self.model(image), mask)
+            losses = self.criterion(self.model(image, self.criterion.patch_selector(mask)), mask)
         finite = torch.isfinite(losses["total"].detach()).float().reshape(1)
         self.optimizer.zero_grad(set_to_none=True)
         if all_reduce(finite, "min").item() == 1.0:  # every rank skips together, or none does
@@ -231,7 +188,7 @@ class Trainer:
             if grid is None and self.dist.is_main:
                 rows = slice(0, GRID_ROWS)
                 grid = image_grid(batch["image"][rows], batch["mask"][rows], prob[rows],
-                                  contour_probs=outputs["contour"][rows].float().sigmoid())
+                                  outputs["contour"][rows].float().sigmoid())
         self.evaluator.all_reduce()
         results = self.evaluator.compute()
         metrics = {**summarize(results), "images": int(results["count/images"])}  # all ranks together
@@ -261,7 +218,7 @@ class Trainer:
 
         Refuses to write a model with non-finite weights, so no checkpoint ever holds NaN.
         """
-        is_best = metrics is not None and self._record_validation(epoch, metrics)
+        is_best = metrics is not None and self.state.record_validation(epoch, metrics, self.config.metric)
         rng = all_gather_object(capture_rng())  # collective: every rank takes part
         finite = torch.tensor([float(is_finite_model(self.module))], device=self.device)
         if all_reduce(finite, "min").item() != 1.0:  # collective: every rank raises together
@@ -275,16 +232,6 @@ class Trainer:
         if is_best:
             save_checkpoint(state, self.run_dir / BEST_CHECKPOINT)
 
-    def _record_validation(self, epoch: int, metrics: dict[str, float]) -> bool:
-        """Keep ``metrics`` as the last validation; whether they are a new best."""
-        self.state.last_metrics = metrics
-        value = metrics.get(self.config.metric, math.nan)
-        tiebreak = metrics.get(TIEBREAK_METRIC, math.nan)
-        if not is_improvement(value, tiebreak, self.state.best_metric, self.state.best_tiebreak):
-            return False
-        self.state.best_metric, self.state.best_tiebreak, self.state.best_epoch = value, tiebreak, epoch
-        return True
-
     def checkpoint_state(self, rng: list[dict[str, Any]]) -> dict[str, Any]:
         """Everything :meth:`resume` needs, in the :mod:`utils.checkpoint` format (``rng``: one per rank)."""
         return {
@@ -293,13 +240,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler_state(),
-            "epoch": self.state.epoch,
-            "iteration": self.state.iteration,
-            "best_metric": self.state.best_metric,
-            "best_tiebreak": self.state.best_tiebreak,
-            "best_epoch": self.state.best_epoch,
-            "nonfinite": self.state.nonfinite,
-            "last_metrics": self.state.last_metrics,
+            **self.state.to_dict(),
             "rng": rng,
             "args": self.args,
             "pretrained": self.config.pretrained,
@@ -313,7 +254,7 @@ class Trainer:
     def resume(self, path: str | Path) -> None:
         """Continue exactly where the checkpoint at ``path`` stopped (weights, optimiser, schedule, RNG)."""
         state = load_checkpoint(path)  # on the CPU; load_state_dict moves tensors to the model's device
-        for key in ("optimizer", "scheduler", "epoch", "iteration", "rng"):
+        for key in ("optimizer", "scheduler", *TrainState.REQUIRED, "rng"):
             if key not in state:
                 raise CheckpointError(f"{path}: has no '{key}': not a training checkpoint "
                                       "(use --ft to load its weights only)")
@@ -321,11 +262,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.load_scaler_state(state.get("scaler"))
-        self.state = TrainState(epoch=state["epoch"], iteration=state["iteration"],
-                                best_metric=state.get("best_metric"), best_epoch=state.get("best_epoch"),
-                                best_tiebreak=state.get("best_tiebreak"),
-                                nonfinite=state.get("nonfinite", 0),
-                                last_metrics=state.get("last_metrics", {}))
+        self.state = TrainState.from_dict(state)
         rng = state["rng"]
         restore_rng(rng[self.dist.rank] if len(rng) == self.dist.world_size else rng[0])
 

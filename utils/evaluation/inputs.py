@@ -24,6 +24,7 @@ from dataloaders.datasets.folder import list_folder, match_masks, read_pair_list
 from dataloaders.io import read_image
 from dataloaders.pair_dataset import load_pair
 from dataloaders.records import Record
+from dataloaders.transforms.joint import Compose
 from dataloaders.synthetic import SyntheticDataset
 from utils.errors import DataError, UserError
 
@@ -121,7 +122,7 @@ def _from_folder(folder: Path, gt_path: str | None) -> EvalSource:
 
 def _from_dataset(name: str, args: argparse.Namespace) -> EvalSource:
     args.dataset = name
-    dataset = build_dataset(args, args.split)
+    dataset = build_dataset(args, args.split, transform=Compose([]))  # only its records are used
     if isinstance(dataset, SyntheticDataset):
         return EvalSource([], has_gt=True, synthetic=dataset)
     return EvalSource(list(dataset.records), has_gt=True, root=dataset.root)

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from dataloaders.transforms.normalize import normalize
+from utils.contour import CONTOUR_WIDTH
 from utils.evaluation.inputs import EvalDataset
 from utils.inference import predict_batch
 from utils.metrics import PixelEvaluator
@@ -92,7 +93,7 @@ def run_pass(model: torch.nn.Module, dataset: EvalDataset, args: argparse.Namesp
             if save_dir is not None:
                 for sample, prob in zip(samples, probs[:, 0].cpu().numpy()):
                     stem = str(Path(sample["name"]).with_suffix(""))
-                    save_prediction(prob, sample["image"], args.threshold, save_dir, stem)
+                    save_prediction(prob, sample["image"], args.threshold, save_dir, stem, CONTOUR_WIDTH)
             stats.predicted += len(samples)
             progress.update(len(samples))
     return stats

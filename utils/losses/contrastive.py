@@ -6,20 +6,21 @@ them with the tampered patches, branch A with the authentic ones. Each branch sa
 over the branches that are defined. The pivot term pulls z^T and z^A of the same patch together on the
 sampled non-contour patches, where both branches agree on the label. Everything runs in float32
 (float64 inputs stay float64).
+
+The terms take the embeddings of the sampled patches only (:func:`contrastive_terms`), so a model can
+project just those; :func:`contour_contrastive` is the same on dense (B,D,h,w) embeddings.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
-import torch.nn.functional as F
 
-from utils.losses.patches import AUTHENTIC, CONTOUR, IGNORED, TAMPERED
+from utils.grid import gather_positions
+from utils.losses.patches import AUTHENTIC, CONTOUR, TAMPERED
 from utils.losses.precision import at_least_float32
-from utils.losses.sampling import sample_branch
-
-CONTRAST_SCOPES = ("batch", "image")
+from utils.losses.sampling import PatchSample, sample_patches, sample_patches_per_image
 
 
 @dataclass
@@ -62,45 +63,51 @@ def embedding_collapse(z_t: torch.Tensor, z_a: torch.Tensor) -> torch.Tensor:
 
 
 def gather_patches(embed: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """Rows of a (B,D,h,w) embedding at flat patch indices (over B·h·w), at least float32 (n, D).
-
-    Indexes the tensor in place, so no (B·h·w, D) copy of the embedding is made.
-    """
-    _, _, h, w = embed.shape
-    b, rest = index // (h * w), index % (h * w)
-    return at_least_float32(embed[b, :, rest // w, rest % w])
+    """Rows of a (B,D,h,w) embedding at flat patch indices (over B·h·w), at least float32 (n, D)."""
+    return at_least_float32(gather_positions(embed, index))
 
 
-def predicted_tampered(mask_logits: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-    """Flat (N,) bool: the mask head's call per patch, from its logits averaged over each grid cell."""
-    return F.adaptive_avg_pool2d(mask_logits.detach(), grid).flatten() > 0
-
-
-def _counts(selected: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+def _counts(labels: torch.Tensor) -> dict[str, torch.Tensor]:
     """Number of sampled patches of each patch class, as detached float tensors."""
     names = {"n_tampered": TAMPERED, "n_authentic": AUTHENTIC, "n_contour": CONTOUR}
-    return {name: (selected & (labels == code)).sum().float() for name, code in names.items()}
+    return {name: (labels == code).sum().float() for name, code in names.items()}
 
 
-def contour_contrastive_per_image(
-    embed_t: torch.Tensor,
-    embed_a: torch.Tensor,
-    labels: torch.Tensor,
-    mask_logits: Optional[torch.Tensor] = None,
-    *,
-    num_anchors: int = 1024,
-    **options: object,
-) -> ContrastiveTerms:
-    """:func:`contour_contrastive` within each image (``num_anchors // B`` samples each), averaged over
-    the images where a term is defined; counts add up, ``embed_collapse`` is averaged.
+def contrastive_terms(z_t: torch.Tensor, z_a: torch.Tensor, sample: PatchSample, *, temperature: float,
+                      with_contrast: bool = True, with_pivot: bool = True) -> ContrastiveTerms:
+    """``L_ncl`` and ``L_pc`` from the embeddings (n,D) of ``sample``'s rows, pooled over the batch.
+
+    ``L_ncl`` averages the branches that are defined and is None when neither is. ``temperature`` has its
+    default in :class:`utils.losses.CaCLCriterion` (the flag's default).
+    """
+    positive_t, positive_a = sample.labels != AUTHENTIC, sample.labels == TAMPERED
+    terms = ContrastiveTerms(counts=_counts(sample.labels))
+    if len(sample.index):
+        terms.counts["embed_collapse"] = embedding_collapse(z_t.detach(), z_a.detach())
+    in_t, in_a = sample.in_t, sample.in_a
+    losses = [supcon_loss(z_t[in_t], positive_t[in_t], temperature),
+              supcon_loss(z_a[in_a], positive_a[in_a], temperature)] if with_contrast else []
+    defined = [loss for loss in losses if loss is not None]
+    terms.counts["n_branches"] = torch.tensor(float(len(defined)), device=sample.index.device)
+    if defined:
+        terms.contrast = torch.stack(defined).mean()
+    if with_pivot:
+        keep = sample.labels != CONTOUR
+        terms.pivot = pivot_consistency(z_t[keep], z_a[keep])
+    return terms
+
+
+def contrastive_terms_per_image(z_t: torch.Tensor, z_a: torch.Tensor, sample: PatchSample,
+                                **options: object) -> ContrastiveTerms:
+    """:func:`contrastive_terms` within each image, averaged over the images where a term is defined;
+    counts add up, ``embed_collapse`` is averaged.
 
     Every positive/negative pair then shares the image, so what tells patches apart cannot be the
     image's content: the ``--contrast-scope image`` choice.
     """
-    per_image = max(num_anchors // len(labels), 4)
-    results = [contour_contrastive(embed_t[b:b + 1], embed_a[b:b + 1], labels[b:b + 1],
-                                   None if mask_logits is None else mask_logits[b:b + 1],
-                                   num_anchors=per_image, **options) for b in range(len(labels))]
+    image = sample.index // sample.grid_size
+    results = [contrastive_terms(z_t[rows], z_a[rows], sample.rows(rows), **options)
+               for rows in (image == b for b in range(sample.images))]
     merged = ContrastiveTerms()
     for name in ("contrast", "pivot"):
         defined = [getattr(r, name) for r in results if getattr(r, name) is not None]
@@ -111,49 +118,35 @@ def contour_contrastive_per_image(
     return merged
 
 
+# --contrast-scope → (how patches are sampled, how the terms are pooled)
+SCOPES: dict[str, tuple[Callable[..., PatchSample], Callable[..., ContrastiveTerms]]] = {
+    "batch": (sample_patches, contrastive_terms),
+    "image": (sample_patches_per_image, contrastive_terms_per_image),
+}
+CONTRAST_SCOPES = tuple(SCOPES)
+
+
 def contour_contrastive(
     embed_t: torch.Tensor,
     embed_a: torch.Tensor,
     labels: torch.Tensor,
     mask_logits: Optional[torch.Tensor] = None,
     *,
-    temperature: float = 0.1,
-    num_anchors: int = 1024,
-    hard_ratio: float = 0.0,
+    scope: str = "batch",
+    temperature: float,
+    num_anchors: int,
+    hard_ratio: float,
     with_contrast: bool = True,
     with_pivot: bool = True,
 ) -> ContrastiveTerms:
-    """``L_ncl`` and ``L_pc`` for embeddings (B,D,h,w) and patch ``labels`` (B,h,w) on the same grid.
+    """``L_ncl`` and ``L_pc`` for dense embeddings (B,D,h,w) and patch ``labels`` (B,h,w) on the same grid:
+    sample (``scope``), gather the sampled rows of both embeddings, then the terms.
 
-    Branch T's classes are {T, C} vs {A}, branch A's {T} vs {A, C}; IGNORED patches are never sampled.
-    ``L_ncl`` averages the branches that are defined and is None when neither is; ``mask_logits`` feed
-    ``hard_ratio`` hard mining.
-    Both embeddings are gathered once, on the union of the two samples, which the counts describe.
+    ``temperature``, ``num_anchors`` and ``hard_ratio`` have their defaults in
+    :class:`utils.losses.CaCLCriterion` (the flags' defaults).
     """
-    flat = labels.flatten()
-    contour = flat == CONTOUR
-    mining = hard_ratio > 0 and mask_logits is not None
-    predicted = predicted_tampered(mask_logits, tuple(labels.shape[-2:])) if mining else None
-    positive_t, positive_a = flat != AUTHENTIC, flat == TAMPERED
-    valid = flat != IGNORED
-    samples = []
-    for positive in (positive_t, positive_a):
-        hard = None if predicted is None else predicted != positive
-        samples.append(sample_branch(positive, contour, num_anchors, hard, hard_ratio, eligible=valid))
-    sel_t, sel_a = samples
-    index = (sel_t | sel_a).nonzero().squeeze(1)
-    z_t, z_a = gather_patches(embed_t, index), gather_patches(embed_a, index)
-    terms = ContrastiveTerms(counts=_counts(sel_t | sel_a, flat))
-    if len(index):
-        terms.counts["embed_collapse"] = embedding_collapse(z_t.detach(), z_a.detach())
-    in_t, in_a = sel_t[index], sel_a[index]
-    losses = [supcon_loss(z_t[in_t], positive_t[index][in_t], temperature),
-              supcon_loss(z_a[in_a], positive_a[index][in_a], temperature)] if with_contrast else []
-    defined = [loss for loss in losses if loss is not None]
-    terms.counts["n_branches"] = torch.tensor(float(len(defined)), device=flat.device)
-    if defined:
-        terms.contrast = torch.stack(defined).mean()
-    if with_pivot:
-        keep = ~contour[index]
-        terms.pivot = pivot_consistency(z_t[keep], z_a[keep])
-    return terms
+    sample_fn, terms_fn = SCOPES[scope]
+    sample = sample_fn(labels, mask_logits, num_anchors=num_anchors, hard_ratio=hard_ratio)
+    z_t, z_a = gather_patches(embed_t, sample.index), gather_patches(embed_a, sample.index)
+    return terms_fn(z_t, z_a, sample, temperature=temperature, with_contrast=with_contrast,
+                    with_pivot=with_pivot)

@@ -4,21 +4,28 @@
 computed and is absent from the result. The contrastive terms run in float32 with autocast disabled.
 Their patch sampling draws from torch's global RNG on the embeddings' device, so ``torch.manual_seed``
 makes a step reproducible.
+
+The contrastive terms use the embeddings of the sampled patches only. Given :meth:`patch_selector`, the
+model projects just those (``outputs["patches"]`` is the sample, ``embed_t``/``embed_a`` its (n,D) rows);
+given dense (B,D,h,w) embeddings, the criterion samples and gathers them itself. Both give the same loss.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from functools import partial
+from typing import Any, Callable, Optional
 
 import torch
 
-from utils.contour import contour_band
+from utils.contour import CONTOUR_WIDTH, contour_band
 from utils.errors import UserError
 from utils.losses.contour import contour_bce
-from utils.losses.contrastive import (
-    CONTRAST_SCOPES, ContrastiveTerms, contour_contrastive, contour_contrastive_per_image,
-)
+from utils.losses.contrastive import CONTRAST_SCOPES, SCOPES, ContrastiveTerms, contour_contrastive
 from utils.losses.mask import MASK_LOSSES
 from utils.losses.patches import CONTOUR_MODES, patch_labels
+from utils.losses.precision import at_least_float32
+from utils.losses.sampling import PatchSample
+
+PatchSelector = Callable[[torch.Tensor, tuple[int, int]], PatchSample]  # (mask logits, grid) → sample
 
 ARG_NAMES = (
     "loss_type", "lambda_contour", "lambda_contrast", "lambda_pivot", "temperature", "contour_width",
@@ -46,7 +53,7 @@ class CaCLCriterion:
         lambda_contrast: float = 0.1,
         lambda_pivot: float = 0.1,
         temperature: float = 0.1,
-        contour_width: int = 2,
+        contour_width: int = CONTOUR_WIDTH,
         contour_patches: str = "mixed",
         num_anchors: int = 1024,
         hard_ratio: float = 0.0,
@@ -63,7 +70,7 @@ class CaCLCriterion:
         _check(contrast_scope in CONTRAST_SCOPES, f"--contrast-scope must be one of {CONTRAST_SCOPES}")
         self.contrast_scope = contrast_scope
         _check(pos_weight is None or pos_weight > 0, f"--pos-weight must be > 0, got {pos_weight}")
-        self.loss_type, self.pos_weight = loss_type, pos_weight
+        self.pos_weight = pos_weight
         self.weights = {"loss_contour": lambda_contour, "loss_contrast": lambda_contrast,
                         "loss_pivot": lambda_pivot}
         self.temperature, self.contour_width = temperature, contour_width
@@ -79,7 +86,7 @@ class CaCLCriterion:
         """Whether the model must output ``embed_t``/``embed_a`` (i.e. needs projection heads)."""
         return self.weights["loss_contrast"] > 0 or self.weights["loss_pivot"] > 0
 
-    def __call__(self, outputs: dict[str, torch.Tensor], mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    def __call__(self, outputs: dict[str, Any], mask: torch.Tensor) -> dict[str, torch.Tensor]:
         """Total loss (differentiable) plus each computed term and the sample counts (detached)."""
         mask = mask.float()
         terms = {"loss_mask": self.mask_loss(outputs["mask"], mask, self.pos_weight)}
@@ -93,20 +100,36 @@ class CaCLCriterion:
         total = terms["loss_mask"] + sum(self.weights[k] * v for k, v in terms.items() if k != "loss_mask")
         return {"total": total, **{k: v.detach() for k, v in terms.items()}, **stats}
 
-    def _contrastive(self, outputs: dict[str, torch.Tensor], mask: torch.Tensor) -> ContrastiveTerms:
-        """Patch labels on the embedding grid, then both contrastive terms in float32."""
+    def patch_selector(self, mask: torch.Tensor) -> PatchSelector | None:
+        """What the model calls with its mask logits and stride-4 grid to learn which patches to project
+        (``forward(x, select)``); None when no contrastive term is on."""
+        return partial(self._sample, mask.float()) if self.needs_embeddings else None
+
+    def _labels(self, mask: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        return patch_labels(mask, grid, self.contour_patches, self.contour_width)
+
+    def _sample(self, mask: torch.Tensor, mask_logits: torch.Tensor, grid: tuple[int, int]) -> PatchSample:
+        sample, _ = SCOPES[self.contrast_scope]
+        with torch.autocast(device_type=mask.device.type, enabled=False):
+            return sample(self._labels(mask, grid), mask_logits, num_anchors=self.num_anchors,
+                          hard_ratio=self.hard_ratio)
+
+    def _contrastive(self, outputs: dict[str, Any], mask: torch.Tensor) -> ContrastiveTerms:
+        """Both contrastive terms in float32, on the model's sampled rows or on dense embeddings."""
         if "embed_t" not in outputs or "embed_a" not in outputs:
             raise UserError("the contrastive losses need embed_t/embed_a: build the model with projection "
                             "heads, or set --lambda-contrast 0 --lambda-pivot 0")
         embed_t, embed_a = outputs["embed_t"], outputs["embed_a"]
-        labels = patch_labels(mask, tuple(embed_t.shape[-2:]), self.contour_patches, self.contour_width)
-        terms = contour_contrastive_per_image if self.contrast_scope == "image" else contour_contrastive
+        options = {"temperature": self.temperature, "with_contrast": self.weights["loss_contrast"] > 0,
+                   "with_pivot": self.weights["loss_pivot"] > 0}
         with torch.autocast(device_type=embed_t.device.type, enabled=False):
-            return terms(
-                embed_t, embed_a, labels, outputs["mask"],
-                temperature=self.temperature, num_anchors=self.num_anchors, hard_ratio=self.hard_ratio,
-                with_contrast=self.weights["loss_contrast"] > 0, with_pivot=self.weights["loss_pivot"] > 0,
-            )
+            if "patches" in outputs:
+                _, terms = SCOPES[self.contrast_scope]
+                z_t, z_a = at_least_float32(embed_t), at_least_float32(embed_a)
+                return terms(z_t, z_a, outputs["patches"], **options)
+            labels = self._labels(mask, tuple(embed_t.shape[-2:]))
+            return contour_contrastive(embed_t, embed_a, labels, outputs["mask"], scope=self.contrast_scope,
+                                       num_anchors=self.num_anchors, hard_ratio=self.hard_ratio, **options)
 
     def _contrastive_terms(self, result: ContrastiveTerms, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         """The requested contrastive terms; an undefined one (too few samples) counts as 0."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from utils.contour import contour_band
+from utils.contour import CONTOUR_WIDTH, contour_band
 
 AUTHENTIC, TAMPERED, CONTOUR = 0, 1, 2
 IGNORED = -1
@@ -22,7 +22,7 @@ def patch_labels(
     mask: torch.Tensor,
     grid: tuple[int, int],
     mode: str = "mixed",
-    contour_width: int = 2,
+    contour_width: int = CONTOUR_WIDTH,
     eps: float = 0.0,
 ) -> torch.Tensor:
     """Label every grid cell of a (B,1,H,W) {0,1} mask batch; returns (B, h, w) int64 class codes.
