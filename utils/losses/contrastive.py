@@ -56,10 +56,15 @@ def pivot_consistency(z_t: torch.Tensor, z_a: torch.Tensor) -> Optional[torch.Te
     return (1 - (z_t * z_a).sum(1)).mean()
 
 
+def mean_length(z: torch.Tensor) -> torch.Tensor:
+    """Length of the mean of unit embeddings ``z`` (n,D): 1 when every row is the same point (a collapsed
+    head, where InfoNCE has no gradient left), near 0 when the rows spread out."""
+    return z.mean(0).norm()
+
+
 def embedding_collapse(z_t: torch.Tensor, z_a: torch.Tensor) -> torch.Tensor:
-    """Length of the mean unit embedding, averaged over the branches: 1 when every patch maps to the same
-    point (a collapsed head, where InfoNCE has no gradient left), near 0 when the embeddings spread out."""
-    return (z_t.mean(0).norm() + z_a.mean(0).norm()) / 2
+    """:func:`mean_length` averaged over the two branches."""
+    return (mean_length(z_t) + mean_length(z_a)) / 2
 
 
 def gather_patches(embed: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -73,6 +78,16 @@ def _counts(labels: torch.Tensor) -> dict[str, torch.Tensor]:
     return {name: (labels == code).sum().float() for name, code in names.items()}
 
 
+def branch_rows(z_t: torch.Tensor, z_a: torch.Tensor, sample: PatchSample
+                ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Each branch's InfoNCE input, ``{"T": (z, positive), "A": (z, positive)}``: the embeddings of the rows
+    the branch drew and their binary class (T: tampered or contour vs authentic; A: tampered vs authentic
+    or contour)."""
+    positive_t, positive_a = sample.labels != AUTHENTIC, sample.labels == TAMPERED
+    in_t, in_a = sample.in_t, sample.in_a
+    return {"T": (z_t[in_t], positive_t[in_t]), "A": (z_a[in_a], positive_a[in_a])}
+
+
 def contrastive_terms(z_t: torch.Tensor, z_a: torch.Tensor, sample: PatchSample, *, temperature: float,
                       with_contrast: bool = True, with_pivot: bool = True) -> ContrastiveTerms:
     """``L_ncl`` and ``L_pc`` from the embeddings (n,D) of ``sample``'s rows, pooled over the batch.
@@ -80,13 +95,11 @@ def contrastive_terms(z_t: torch.Tensor, z_a: torch.Tensor, sample: PatchSample,
     ``L_ncl`` averages the branches that are defined and is None when neither is. ``temperature`` has its
     default in :class:`utils.losses.CaCLCriterion` (the flag's default).
     """
-    positive_t, positive_a = sample.labels != AUTHENTIC, sample.labels == TAMPERED
     terms = ContrastiveTerms(counts=_counts(sample.labels))
     if len(sample.index):
         terms.counts["embed_collapse"] = embedding_collapse(z_t.detach(), z_a.detach())
-    in_t, in_a = sample.in_t, sample.in_a
-    losses = [supcon_loss(z_t[in_t], positive_t[in_t], temperature),
-              supcon_loss(z_a[in_a], positive_a[in_a], temperature)] if with_contrast else []
+    losses = [supcon_loss(z, positive, temperature)
+              for z, positive in branch_rows(z_t, z_a, sample).values()] if with_contrast else []
     defined = [loss for loss in losses if loss is not None]
     terms.counts["n_branches"] = torch.tensor(float(len(defined)), device=sample.index.device)
     if defined:
