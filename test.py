@@ -41,7 +41,7 @@ from utils.evaluation.report import (
 from utils.evaluation.runner import RunStats, run_pass
 from utils.inference import load_model
 from utils.metrics import PixelEvaluator
-from utils.metrics.ranking import scorer_name
+from utils.metrics.ranking import DEFAULT_IMAGE_SCORE, DEFAULT_TOP_PERCENT, IMAGE_SCORES, scorer_name
 from utils.robustness import parse_perturbations
 
 
@@ -63,8 +63,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="native resolution: tile images larger than this")
     parser.add_argument("--threshold", type=float, default=0.5, help="fixed decision threshold")
     parser.add_argument("--bins", type=int, default=10000, help="histogram bins of the streaming dataset AUC")
-    parser.add_argument("--image-score", choices=("max", "topk"), default="max", help="image-level score")
-    parser.add_argument("--top-percent", type=float, default=1.0, help="k of --image-score topk (percent)")
+    parser.add_argument("--image-score", choices=IMAGE_SCORES, default=DEFAULT_IMAGE_SCORE,
+                        help="image-level score: the max pixel probability, or the mean of the top "
+                             "--top-percent %% (the default, chosen on CASIA v1's val split)")
+    parser.add_argument("--top-percent", type=float, default=DEFAULT_TOP_PERCENT,
+                        help="k of --image-score topk (percent)")
     parser.add_argument("--inverse-f1", action="store_true", help="also report the 'inverse' F1 (labelled)")
     parser.add_argument("--robust", nargs="+", default=None, help="perturbations, e.g. jpeg:50,70 blur:3,5")
     add_source_args(parser)

@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from modeling.backbone.provenance import describe_provenance
 from utils.checkpoint import load_checkpoint
 from utils.errors import UserError
 from utils.evaluation.runner import ImageScore, score_map, to_input
 from utils.inference import load_model, predict_batch
-from utils.metrics.ranking import scorer_name
+from utils.metrics.ranking import DEFAULT_IMAGE_SCORE, DEFAULT_TOP_PERCENT, scorer_name
 
 THRESHOLD = 0.5  # the protocol's fixed threshold (test.py --threshold default)
-IMAGE_SCORE = ("max", 1.0)  # test.py's --image-score / --top-percent defaults
-SHA_SHOWN = 12
+IMAGE_SCORE = (DEFAULT_IMAGE_SCORE, DEFAULT_TOP_PERCENT)  # test.py's --image-score / --top-percent defaults
 
 
 @dataclass(frozen=True)
@@ -41,17 +41,6 @@ class Prediction:
     seconds: float
 
 
-def describe_pretrained(checkpoint: dict) -> str:
-    """The checkpoint's ``pretrained`` entry (``source``, ``path``, ``sha256``) in words, or ``unknown``."""
-    entry = checkpoint.get("pretrained")
-    if not isinstance(entry, dict) or not entry.get("source"):
-        return "unknown"
-    details = [str(entry["path"])] if entry.get("path") else []
-    if entry.get("sha256"):
-        details.append(f"sha256 {str(entry['sha256'])[:SHA_SHOWN]}…")
-    return f"{entry['source']} ({', '.join(details)})" if details else str(entry["source"])
-
-
 def latest_checkpoint(run_dir: Path) -> Path:
     """The newest ``model_best.pth.tar`` under ``run_dir``; a one-line UserError when there is none."""
     found = sorted(run_dir.glob("**/model_best.pth.tar"), key=lambda path: path.stat().st_mtime)
@@ -69,7 +58,7 @@ class Predictor:
         self.model = load_model(str(ckpt), device, checkpoint)
         self.device = device
         backbone = str(checkpoint["model_config"].get("backbone", "unknown"))
-        self.info = CheckpointInfo(str(ckpt), backbone, describe_pretrained(checkpoint))
+        self.info = CheckpointInfo(str(ckpt), backbone, describe_provenance(checkpoint.get("pretrained")))
         self.scorer = scorer_name(*IMAGE_SCORE)
         self._lock = threading.Lock()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -107,11 +108,13 @@ def test_without_ground_truth_writes_and_prints_scores(data, tmp_path, capsys):
     for row in rows:
         stem = Path(row["image"]).stem
         prob = np.asarray(Image.open(tmp_path / f"{stem}_prob.png"), dtype=np.float64) / 65535
-        assert float(row["image_score"]) == pytest.approx(prob.max(), abs=1e-4)
+        top = np.sort(prob.ravel())[-math.ceil(prob.size / 100):]  # the default scorer: top 1 % mean
+        assert float(row["image_score"]) == pytest.approx(top.mean(), abs=1e-4)
         mask = np.asarray(Image.open(tmp_path / f"{stem}_mask.png")) > 0
         assert float(row["tampered_fraction"]) == pytest.approx(mask.mean())
-        assert row["scorer"] == "max pixel probability" and float(row["threshold"]) == 0.5
-    assert "score (max pixel probability)" in out and "tampered area @0.5" in out and "scores.csv" in out
+        assert row["scorer"] == "mean of the top 1 % pixel probabilities" and float(row["threshold"]) == 0.5
+    assert "score (mean of the top 1 % pixel probabilities)" in out
+    assert "tampered area @0.5" in out and "scores.csv" in out
 
 
 def test_single_image_with_gt_and_list_file(data, tmp_path, capsys):
