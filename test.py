@@ -18,7 +18,6 @@ import torch
 from PIL import Image
 
 from dataloaders import add_source_args
-from modeling.backbone.provenance import describe_provenance
 from utils.checkpoint import load_checkpoint
 from utils.engine.distributed import DistInfo, resolve_device
 from utils.errors import UserError, run_cli
@@ -42,6 +41,7 @@ from utils.evaluation.runner import RunStats, run_pass
 from utils.inference import load_model
 from utils.metrics import PixelEvaluator
 from utils.metrics.ranking import DEFAULT_IMAGE_SCORE, DEFAULT_TOP_PERCENT, IMAGE_SCORES, scorer_name
+from utils.provenance import describe_provenance
 from utils.robustness import parse_perturbations
 
 

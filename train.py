@@ -22,7 +22,6 @@ from torch.utils.data import DataLoader
 
 from dataloaders import make_data_loader, write_split_lists
 from modeling import build_model
-from modeling.backbone.provenance import Provenance, describe_provenance
 from modeling.backbone.weights import sha256_of
 from modeling.utils import convert_sync_bn, freeze_bn, param_groups
 from utils.checkpoint import load_checkpoint, load_model_weights
@@ -43,6 +42,7 @@ from utils.engine.trainer import AMPTrainer, Trainer, TrainerConfig, unwrap
 from utils.errors import UserError, run_cli
 from utils.losses import CaCLCriterion
 from utils.metrics import PixelEvaluator
+from utils.provenance import Provenance, describe_provenance
 
 
 def setup(args: argparse.Namespace) -> tuple[DistInfo, torch.device, Path | None]:

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from modeling.backbone.provenance import describe_provenance
 from utils.checkpoint import load_checkpoint
 from utils.errors import UserError
 from utils.evaluation.runner import ImageScore, score_map, to_input
 from utils.inference import load_model, predict_batch
 from utils.metrics.ranking import DEFAULT_IMAGE_SCORE, DEFAULT_TOP_PERCENT, scorer_name
+from utils.provenance import describe_provenance
 
 THRESHOLD = 0.5  # the protocol's fixed threshold (test.py --threshold default)
 IMAGE_SCORE = (DEFAULT_IMAGE_SCORE, DEFAULT_TOP_PERCENT)  # test.py's --image-score / --top-percent defaults

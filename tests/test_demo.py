@@ -25,7 +25,7 @@ from PIL import Image
 import demo
 from modeling import build_model
 from serving.app import create_app, make_demo_server
-from modeling.backbone.provenance import describe_provenance
+from utils.provenance import describe_provenance
 from serving.predictor import Predictor, latest_checkpoint
 from serving.uploads import display_name
 from utils.checkpoint import save_checkpoint

@@ -12,7 +12,7 @@ import torchvision
 
 from modeling.backbone import build_backbone
 from modeling.backbone.mobilenet import MobileNetV2Backbone
-from modeling.backbone.provenance import RANDOM_INIT
+from utils.provenance import RANDOM_INIT
 from test_weights import renamed_mobilenet_file
 
 PACKAGE, RELATIVE = MobileNetV2Backbone.bundled_weights

@@ -14,8 +14,8 @@ from typing import ClassVar
 from torch import Tensor, nn
 from torchvision.models import WeightsEnum
 
-from modeling.backbone.provenance import RANDOM_INIT, Provenance
 from utils.errors import UserError
+from utils.provenance import RANDOM_INIT, Provenance
 from utils.registry import Registry
 
 OUTPUT_STRIDES = (8, 16)

@@ -26,10 +26,10 @@ import torch
 from torch import Tensor
 
 from modeling.backbone.base import Backbone
-from modeling.backbone.provenance import RANDOM_INIT, Provenance
 from modeling.backbone.weight_sources import WeightsFile, find_offline_weights, install_hint
 from utils.checkpoint import DDP_PREFIX, strip_prefixes
 from utils.errors import UserError
+from utils.provenance import RANDOM_INIT, Provenance
 
 AUTO = "auto"
 NONE = "none"

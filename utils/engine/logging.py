@@ -12,8 +12,8 @@ import torch
 from tensorboardX import SummaryWriter
 from tqdm import tqdm
 
-from modeling.backbone.provenance import describe_provenance
 from utils.engine.run_dir import BEST_CHECKPOINT, LAST_CHECKPOINT
+from utils.provenance import describe_provenance
 
 
 class RunningMean:
