@@ -22,7 +22,6 @@ from torch.utils.data import DataLoader
 
 from dataloaders import make_data_loader, write_split_lists
 from modeling import build_model
-from modeling.backbone.weights import sha256_of
 from modeling.utils import convert_sync_bn, freeze_bn, param_groups
 from utils.checkpoint import load_checkpoint, load_model_weights
 from utils.engine.args import parse_args
@@ -42,7 +41,7 @@ from utils.engine.trainer import AMPTrainer, Trainer, TrainerConfig, unwrap
 from utils.errors import UserError, run_cli
 from utils.losses import CaCLCriterion
 from utils.metrics import PixelEvaluator
-from utils.provenance import Provenance, describe_provenance
+from utils.provenance import describe_provenance, file_provenance
 
 
 def setup(args: argparse.Namespace) -> tuple[DistInfo, torch.device, Path | None]:
@@ -92,7 +91,7 @@ def build_network(args: argparse.Namespace, with_projection: bool, device: torch
 def fine_tune_provenance(path: str, parent: dict) -> dict:
     """The initialisation record of a ``--ft`` run: the parent checkpoint, and what it started from."""
     source = f"fine-tuned from {path} (initialised from {describe_provenance(parent.get('pretrained'))})"
-    return Provenance(source, str(path), sha256_of(path)).to_dict()
+    return file_provenance(path, source).to_dict()
 
 
 def build_loaders(args: argparse.Namespace, info: DistInfo,

@@ -31,7 +31,8 @@ from mypath import DATASET_FOLDERS, Path
 from utils.dist import get_rank, get_world_size
 from utils.errors import UserError
 
-__all__ = ["add_data_args", "add_source_args", "add_transform_args", "build_dataset", "make_data_loader", "write_split_lists", "dataset_root"]
+__all__ = ["add_data_args", "add_source_args", "add_transform_args", "build_dataset", "make_data_loader",
+           "write_split_lists", "dataset_root"]
 
 
 def add_data_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -84,7 +85,8 @@ def add_transform_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
                        help="chance of one JPEG/blur/noise degradation per train image")
     group.add_argument("--mix-synthetic", type=float, default=0.0, metavar="R",
                        help="joint training: add R x (real train images) synthetic samples, made from "
-                            "--synthetic-source photos (else the bundled ones), to a real dataset's train split")
+                            "--synthetic-source photos (else the bundled ones), to a real dataset's train "
+                            "split")
     return parser
 
 

@@ -93,7 +93,8 @@ def test_page_static_files_and_info(client, predictor):
         response.close()
     info = client.get("/api/info").get_json()
     assert info["checkpoint"] == predictor.info.path and info["backbone"] == "mobilenet"
-    assert info["pretrained"].startswith("unknown") and info["scorer"] == "mean of the top 1 % pixel probabilities"
+    assert info["pretrained"].startswith("unknown")
+    assert info["scorer"] == "mean of the top 1 % pixel probabilities"
     assert info["threshold"] == 0.5 and info["max_upload_mb"] == 1 and info["max_pixels"] == 2_000_000
 
 

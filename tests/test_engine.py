@@ -13,14 +13,15 @@ import torch
 from PIL import Image
 
 import train
-from modeling.backbone.weights import sha256_of
-from test_weights import renamed_mobilenet_file
 from modeling import build_model
 from utils.checkpoint import load_checkpoint, load_model_weights
 from utils.engine.run_dir import read_history
 from utils.engine.state import TrainState, is_improvement
 from utils.engine.trainer import AMPTrainer, TrainingDiverged
 from utils.errors import run_cli
+from utils.provenance import sha256_of
+
+from test_weights import renamed_mobilenet_file
 
 TINY = ["--backbone", "mobilenet", "--crop-size", "64", "--base-size", "64", "--synthetic-size", "2",
         "--batch-size", "2", "--val-fraction", "0.5", "--workers", "0", "--warmup-iters", "1",

@@ -10,9 +10,10 @@ import torchvision
 
 from modeling.backbone import build_backbone
 from modeling.backbone.weight_sources import bundled_file
-from modeling.backbone.weights import map_by_order, sha256_of
 from modeling.backbone.mobilenet import MobileNetV2Backbone
+from modeling.backbone.weights import map_by_order
 from utils.errors import UserError
+from utils.provenance import sha256_of
 
 BACKBONE_TENSORS = 306  # features.0-17 of MobileNetV2
 

@@ -35,7 +35,8 @@ class Backbone(nn.Module, ABC):
 
     ``imagenet_weights`` is the torchvision weights entry for ``pretrained="imagenet"`` (None when
     torchvision has none); ``bundled_weights`` names ImageNet weights that an installable package ships
-    as ``(package, path inside it)``, the offline source of ``pretrained="auto"``; ``ignored_keys`` are prefixes of tensors in a pretrained file that the
+    as ``(package, path inside it)``, the offline source of ``pretrained="auto"``; ``ignored_keys`` are
+    prefixes of tensors in a pretrained file that the
     backbone deliberately drops (the classifier), so they are not reported as unexpected.
     """
 

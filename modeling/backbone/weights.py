@@ -17,7 +17,6 @@ downloads into ``$TORCH_HOME`` or uses its cache). Download URLs live in torchvi
 """
 from __future__ import annotations
 
-import hashlib
 import http.client
 from pathlib import Path
 from typing import Mapping
@@ -29,25 +28,11 @@ from modeling.backbone.base import Backbone
 from modeling.backbone.weight_sources import WeightsFile, find_offline_weights, install_hint
 from utils.checkpoint import DDP_PREFIX, strip_prefixes
 from utils.errors import UserError
-from utils.provenance import RANDOM_INIT, Provenance
+from utils.provenance import RANDOM_INIT, Provenance, file_provenance
 
 AUTO = "auto"
 NONE = "none"
 IMAGENET = "imagenet"
-
-
-def sha256_of(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_provenance(path: str | Path, source: str | None = None) -> Provenance:
-    """Provenance of a weights file (``source`` defaults to the path itself)."""
-    return Provenance(source or f"file {path}", str(path), sha256_of(path))
 
 
 WRAPPER_KEYS = ("state_dict", "model")

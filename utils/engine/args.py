@@ -46,9 +46,9 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
                             "its cache); or a weights file")
     group.add_argument("--sync-bn", action="store_true", help="synchronise BatchNorm across GPUs (DDP, CUDA)")
     group.add_argument("--freeze-bn", action="store_true",
-                       help="keep every BatchNorm's statistics and affine fixed, the fresh decoder's and heads' "
-                            "too: for fine-tuning a trained checkpoint (--ft), not for a start from ImageNet "
-                            "weights (F1 0 there, docs/RESULTS.md)")
+                       help="keep every BatchNorm's statistics and affine fixed, the fresh decoder's and "
+                            "heads' too: for fine-tuning a trained checkpoint (--ft), not for a start from "
+                            "ImageNet weights (F1 0 there, docs/RESULTS.md)")
 
 
 def _add_loss_args(parser: argparse.ArgumentParser) -> None:

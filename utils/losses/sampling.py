@@ -136,5 +136,6 @@ def sample_patches_per_image(labels: torch.Tensor, mask_logits: Optional[torch.T
                               num_anchors=per_image, hard_ratio=hard_ratio) for b in range(len(labels))]
     grid_size = labels[0].numel()
     index = torch.cat([s.index + b * grid_size for b, s in enumerate(samples)])
-    in_t, in_a, classes = (torch.cat([getattr(s, name) for s in samples]) for name in ("in_t", "in_a", "labels"))
+    in_t, in_a, classes = (torch.cat([getattr(s, name) for s in samples])
+                           for name in ("in_t", "in_a", "labels"))
     return PatchSample(index, in_t, in_a, classes, grid_size, len(labels))
