@@ -15,7 +15,8 @@ import signal
 import tempfile
 from pathlib import Path
 
-from utils.engine.distributed import DistInfo, resolve_device
+from utils.device import resolve_device
+from utils.dist import DistInfo
 from utils.errors import UserError, run_cli
 
 RUN_DIR = Path("run")

@@ -18,10 +18,8 @@ import torch
 from PIL import Image
 
 from dataloaders import add_source_args
-from utils.checkpoint import load_checkpoint
-from utils.engine.distributed import DistInfo, resolve_device
-from utils.errors import UserError, run_cli
-from utils.evaluation.inputs import (
+from evaluation.inference import load_model
+from evaluation.inputs import (
     SPLIT_FLAGS,
     EvalDataset,
     EvalSource,
@@ -29,7 +27,7 @@ from utils.evaluation.inputs import (
     names_a_dataset,
     resolve_inputs,
 )
-from utils.evaluation.report import (
+from evaluation.report import (
     format_table,
     plot_curves,
     robust_table,
@@ -37,12 +35,15 @@ from utils.evaluation.report import (
     write_json,
     write_per_image_csv,
 )
-from utils.evaluation.runner import RunStats, run_pass
-from utils.inference import load_model
+from evaluation.robustness import parse_perturbations
+from evaluation.runner import RunStats, run_pass
+from utils.checkpoint import load_checkpoint
+from utils.device import resolve_device
+from utils.dist import DistInfo
+from utils.errors import UserError, run_cli
 from utils.metrics import PixelEvaluator
 from utils.metrics.ranking import DEFAULT_IMAGE_SCORE, DEFAULT_TOP_PERCENT, IMAGE_SCORES, scorer_name
 from utils.provenance import describe_provenance
-from utils.robustness import parse_perturbations
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -21,23 +21,23 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from dataloaders import make_data_loader, write_split_lists
+from engine.args import parse_args
+from engine.logging import TensorBoard
+from engine.optim import WarmupLR, build_optimizer
+from engine.rng import seed_everything
+from engine.run_dir import args_to_dict, new_experiment_dir, save_args
+from engine.trainer import AMPTrainer, Trainer, TrainerConfig, unwrap
 from modeling import build_model
-from modeling.utils import convert_sync_bn, freeze_bn, param_groups
+from modeling.utils import convert_sync_bn, freeze_bn, param_groups, scale_dropout
 from utils.checkpoint import load_checkpoint, load_model_weights
-from utils.engine.args import parse_args
-from utils.engine.distributed import (
+from utils.device import resolve_device
+from utils.dist import (
     DistInfo,
     cleanup_distributed,
     env_dist_info,
     init_distributed,
     relaunch,
-    resolve_device,
 )
-from utils.engine.logging import TensorBoard
-from utils.engine.optim import WarmupLR, build_optimizer
-from utils.engine.rng import seed_everything
-from utils.engine.run_dir import args_to_dict, new_experiment_dir, save_args
-from utils.engine.trainer import AMPTrainer, Trainer, TrainerConfig, unwrap
 from utils.errors import UserError, run_cli
 from utils.losses import CaCLCriterion
 from utils.metrics import PixelEvaluator
@@ -75,6 +75,7 @@ def build_network(args: argparse.Namespace, with_projection: bool, device: torch
         provenance = fine_tune_provenance(args.resume, parent)
     if info.is_main:
         print(f"initialisation: {describe_provenance(provenance)}")
+    scale_dropout(model, args.dropout_scale)
     if args.freeze_bn:
         freeze_bn(model)
     if args.sync_bn and info.distributed:

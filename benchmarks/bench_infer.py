@@ -5,7 +5,7 @@
 
 Speed: randomly initialised models (weights do not change the cost), batch 1, after one warm-up,
 on CPU and on CUDA when present. Memory: a fresh child process predicts one ``--large`` image through
-:func:`utils.inference.predict_batch` (native resolution, tiles of ``--tile``); its peak RSS is read
+:func:`evaluation.inference.predict_batch` (native resolution, tiles of ``--tile``); its peak RSS is read
 with ``getrusage`` (CPU) and its peak CUDA allocation with ``torch.cuda.max_memory_allocated``.
 """
 from __future__ import annotations
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import torch
 
+from evaluation.inference import predict_batch
 from modeling import build_model
 from modeling.backbone import BACKBONES
-from utils.inference import predict_batch
 
 REPO = Path(__file__).resolve().parents[1]  # the child runs as a module from here
 

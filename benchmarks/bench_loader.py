@@ -3,7 +3,7 @@ pre-made batch from memory, measured in the same run.
 
     python -m benchmarks.bench_loader [--steps 40] [--warmup 5] [--workers 0 1 2] [--threads N]
 
-Both loops run :meth:`utils.engine.trainer.Trainer.step` with train.py's default flags (MobileNetV2,
+Both loops run :meth:`engine.trainer.Trainer.step` with train.py's default flags (MobileNetV2,
 256², batch 8, bf16 autocast, channels-last, the full CaCL loss); only the batch source differs. The
 printed ratio (loader / memory images/s) is the share of compute time the loader leaves to the model;
 workers that compete with the model's threads for the same cores lower it.
@@ -19,11 +19,11 @@ from typing import Iterable, Iterator
 import torch
 
 from dataloaders import make_data_loader
+from engine.args import parse_args
+from engine.optim import WarmupLR, build_optimizer
+from engine.trainer import AMPTrainer, TrainerConfig
 from modeling import build_model
 from modeling.utils import param_groups
-from utils.engine.args import parse_args
-from utils.engine.optim import WarmupLR, build_optimizer
-from utils.engine.trainer import AMPTrainer, TrainerConfig
 from utils.losses import CaCLCriterion
 
 

@@ -3,7 +3,7 @@
     python -m benchmarks.bench_train [--size 512] [--batch-size 4] [--repeats 3] [--warmup 1]
                                      [--backbones resnet mobilenet ...] [--device cpu|cuda] [--amp]
 
-The step is :meth:`utils.engine.trainer.Trainer.step` on a fixed random batch (no data loading), with the
+The step is :meth:`engine.trainer.Trainer.step` on a fixed random batch (no data loading), with the
 method's default loss (all four terms), contiguous (NCHW) and channels-last memory formats. Warm-up
 steps are not timed.
 """
@@ -14,12 +14,12 @@ import time
 
 import torch
 
+from engine.optim import WarmupLR, build_optimizer
+from engine.state import TrainerConfig
+from engine.trainer import AMPTrainer, Trainer
 from modeling import build_model
 from modeling.backbone import BACKBONES
 from modeling.utils import param_groups
-from utils.engine.optim import WarmupLR, build_optimizer
-from utils.engine.state import TrainerConfig
-from utils.engine.trainer import AMPTrainer, Trainer
 from utils.losses import CaCLCriterion
 
 

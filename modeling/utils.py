@@ -1,4 +1,5 @@
-"""Model-level helpers for training: frozen or synchronised batch norm, optimizer parameter groups.
+"""Model-level helpers for training: frozen or synchronised batch norm, dropout strength, optimizer
+parameter groups.
 
 These are functions applied to a built model (never constructor flags), so the trainer decides:
 ``freeze_bn`` before building the optimizer, ``convert_sync_bn`` before wrapping in DDP.
@@ -10,11 +11,23 @@ from typing import Any
 from torch import Tensor, nn
 
 from modeling.backbone.base import Backbone
+from utils.errors import UserError
 
-__all__ = ["FrozenBatchNorm2d", "freeze_bn", "convert_sync_bn", "param_groups"]
+__all__ = ["FrozenBatchNorm2d", "freeze_bn", "convert_sync_bn", "scale_dropout", "param_groups"]
 
 BACKBONE_LR_MULT = 1.0
 HEAD_LR_MULT = 10.0
+
+
+def scale_dropout(model: nn.Module, factor: float) -> nn.Module:
+    """Multiply every dropout probability in ``model`` (DeepLabv3+: ASPP 0.5, decoder 0.5 and 0.1) by
+    ``factor`` in [0, 1/max p], in place, once after building; 0 turns dropout off. Returns ``model``."""
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+    if factor < 0 or any(m.p * factor > 1 for m in layers):
+        raise UserError(f"--dropout-scale must keep every dropout probability in [0, 1], got {factor}")
+    for layer in layers:
+        layer.p *= factor
+    return model
 
 
 class FrozenBatchNorm2d(nn.BatchNorm2d):

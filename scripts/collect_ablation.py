@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from utils.engine.run_dir import ARGS_FILE, HISTORY_FILE, read_history  # noqa: E402
+from engine.run_dir import ARGS_FILE, HISTORY_FILE, read_history  # noqa: E402
 
 COLUMNS = {"f1": "F1@0.5 per image", "auc": "AUC per image", "f1_dataset": "F1@0.5 dataset",
            "auc_dataset": "AUC dataset"}

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from utils.engine.run_dir import HISTORY_FILE, read_history  # noqa: E402
+from engine.run_dir import HISTORY_FILE, read_history  # noqa: E402
 
 PANELS = (("f1", "F1@0.5 per image"), ("auc", "pixel AUC per image"))
 

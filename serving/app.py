@@ -22,10 +22,10 @@ from PIL import Image
 from werkzeug.exceptions import InternalServerError, RequestEntityTooLarge
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from evaluation.visualize import prob_to_uint16
 from serving.predictor import THRESHOLD, Prediction, Predictor
 from serving.uploads import UploadError, display_name, read_upload
 from utils.errors import UserError
-from utils.visualize import prob_to_uint16
 
 PHOTO_QUALITY = 92
 # the browser itself refuses anything from elsewhere: scripts, styles, fonts, images and fetches

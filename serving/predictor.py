@@ -1,7 +1,7 @@
 """The demo's model: loaded once from a train.py checkpoint and run one request at a time (a lock), through
-the functions test.py uses: :func:`~utils.evaluation.runner.to_input`, :func:`~utils.inference.predict_batch`
+the functions test.py uses: :func:`~evaluation.runner.to_input`, :func:`~evaluation.inference.predict_batch`
 (native resolution, tiled above 1024 px exactly as ``test.py --tile`` by default) and
-:func:`~utils.evaluation.runner.score_map` (image-level score and tampered area)."""
+:func:`~evaluation.runner.score_map` (image-level score and tampered area)."""
 from __future__ import annotations
 
 import threading
@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from evaluation.inference import load_model, predict_batch
+from evaluation.runner import ImageScore, score_map, to_input
 from utils.checkpoint import load_checkpoint
 from utils.errors import UserError
-from utils.evaluation.runner import ImageScore, score_map, to_input
-from utils.inference import load_model, predict_batch
 from utils.metrics.ranking import DEFAULT_IMAGE_SCORE, DEFAULT_TOP_PERCENT, scorer_name
 from utils.provenance import describe_provenance
 

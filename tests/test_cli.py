@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from utils.engine.args import build_parser, parse_args, parse_gpu_ids
+from engine.args import build_parser, parse_args, parse_gpu_ids
 from utils.errors import UserError
 from utils.losses import CaCLCriterion
 

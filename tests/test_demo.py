@@ -23,16 +23,16 @@ import torch
 from PIL import Image
 
 import demo
+from evaluation.inference import predict_batch
+from evaluation.runner import to_input
+from evaluation.visualize import prob_to_uint16
 from modeling import build_model
 from serving.app import create_app, make_demo_server
-from utils.provenance import describe_provenance
 from serving.predictor import Predictor, latest_checkpoint
 from serving.uploads import display_name
 from utils.checkpoint import save_checkpoint
 from utils.errors import UserError, run_cli
-from utils.evaluation.runner import to_input
-from utils.inference import predict_batch
-from utils.visualize import prob_to_uint16
+from utils.provenance import describe_provenance
 
 REPO = Path(__file__).resolve().parents[1]
 

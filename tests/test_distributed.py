@@ -19,9 +19,10 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+from utils import dist as distributed
 from utils.checkpoint import load_checkpoint
-from utils.engine import distributed
-from utils.engine.distributed import DistInfo, reduce_dict, relaunch_command, resolve_device
+from utils.device import resolve_device
+from utils.dist import DistInfo, reduce_dict, relaunch_command
 from utils.errors import UserError
 
 GLOBAL_BATCH, ITERATIONS, SIZE = 4, 2, 64
@@ -93,9 +94,9 @@ def _train(rank: int, world: int) -> dict[str, torch.Tensor]:
 
     from modeling import build_model
     from modeling.utils import freeze_bn, param_groups
-    from utils.engine.optim import WarmupLR, build_optimizer
-    from utils.engine.state import TrainerConfig
-    from utils.engine.trainer import Trainer
+    from engine.optim import WarmupLR, build_optimizer
+    from engine.state import TrainerConfig
+    from engine.trainer import Trainer
     from utils.losses import CaCLCriterion
 
     torch.manual_seed(0)
@@ -156,8 +157,8 @@ def _save_worker(rank: int, world: int, port: int, out: str) -> None:
 
     import torch.distributed as dist
 
-    from utils.engine.state import TrainerConfig
-    from utils.engine.trainer import Trainer, TrainingDiverged
+    from engine.state import TrainerConfig
+    from engine.trainer import Trainer, TrainingDiverged
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
                            timeout=timedelta(seconds=60))

@@ -13,11 +13,11 @@ import torch
 from PIL import Image
 
 import train
+from engine.run_dir import read_history
+from engine.state import TrainState, is_improvement
+from engine.trainer import AMPTrainer, TrainingDiverged
 from modeling import build_model
 from utils.checkpoint import load_checkpoint, load_model_weights
-from utils.engine.run_dir import read_history
-from utils.engine.state import TrainState, is_improvement
-from utils.engine.trainer import AMPTrainer, TrainingDiverged
 from utils.errors import run_cli
 from utils.provenance import sha256_of
 

@@ -1,11 +1,11 @@
-"""utils.inference: tiling covers every pixel, blended tiles equal a whole-image pass for a pointwise
+"""evaluation.inference: tiling covers every pixel, blended tiles equal a whole-image pass for a pointwise
 model, and resizing returns maps at the image's own size."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from utils.inference import predict_batch, predict_tiled, tile_starts
+from evaluation.inference import predict_batch, predict_tiled, tile_starts
 
 
 class PointwiseModel(torch.nn.Module):

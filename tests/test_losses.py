@@ -14,7 +14,7 @@ from modeling import build_model
 from utils.contour import CONTOUR_WIDTH
 from utils.errors import UserError
 from utils.losses import MASK_LOSSES, CaCLCriterion
-from utils.losses.contour import contour_bce
+from utils.losses.contour_bce import contour_bce
 from utils.losses.contrastive import contour_contrastive
 from utils.losses.criterion import ARG_NAMES
 from utils.losses.mask import bce_loss, dice_loss, focal_loss

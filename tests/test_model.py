@@ -13,7 +13,7 @@ from modeling.aspp import ImagePooling
 from modeling.backbone import BACKBONES, OUTPUT_STRIDES
 from modeling.heads import PivotMoments, ProjectionHead, project_patches
 import modeling.utils
-from modeling.utils import FrozenBatchNorm2d, convert_sync_bn, freeze_bn, param_groups
+from modeling.utils import FrozenBatchNorm2d, convert_sync_bn, freeze_bn, param_groups, scale_dropout
 from utils.errors import UserError
 from utils.grid import gather_positions
 
@@ -205,3 +205,19 @@ def test_param_groups_skip_frozen_parameters() -> None:
     ids = {id(p) for group in param_groups(model, lr=0.01) for p in group["params"]}
     assert ids == {id(p) for p in model.parameters() if p.requires_grad}
     assert any(not p.requires_grad for p in model.parameters())
+
+
+
+def test_scale_dropout_scales_every_dropout_and_zero_makes_training_deterministic() -> None:
+    torch.manual_seed(0)
+    model = build_model("mobilenet", 16, 16, with_projection=False)
+    assert [m.p for m in model.modules() if isinstance(m, nn.Dropout)] == [0.5, 0.5, 0.1]
+    assert scale_dropout(model, 0.5) is model
+    assert [m.p for m in model.modules() if isinstance(m, nn.Dropout)] == [0.25, 0.25, 0.05]
+    x = torch.randn(2, 3, 64, 64)
+    model.train()
+    assert not torch.equal(model(x)["mask"], model(x)["mask"])  # dropout still on
+    scale_dropout(model, 0.0)
+    assert torch.equal(model(x)["mask"], model(x)["mask"])  # BatchNorm alone is deterministic
+    with pytest.raises(UserError, match="dropout-scale"):
+        scale_dropout(build_model("mobilenet", 16, 16, with_projection=False), 2.5)

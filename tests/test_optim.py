@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from utils.engine.args import build_parser
-from utils.engine.optim import OPTIMIZERS, SCHEDULES, WarmupLR, build_optimizer
+from engine.args import build_parser
+from engine.optim import OPTIMIZERS, SCHEDULES, WarmupLR, build_optimizer
 from utils.errors import UserError
 
 BASE_LR = 0.01

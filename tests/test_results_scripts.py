@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from utils.engine.run_dir import append_history, read_history
+from engine.run_dir import append_history, read_history
 
 ROOT = Path(__file__).resolve().parents[1]
 

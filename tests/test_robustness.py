@@ -1,12 +1,12 @@
-"""utils.robustness: the --robust list parses into sized-preserving, reproducible perturbations."""
+"""evaluation.robustness: the --robust list parses into sized-preserving, reproducible perturbations."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from evaluation.robustness import parse_perturbations
 from utils.errors import UserError
-from utils.robustness import parse_perturbations
 
 
 def test_parse_list_in_order():

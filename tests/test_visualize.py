@@ -1,4 +1,4 @@
-"""utils.visualize: overlay colours, prediction files round-trip, TensorBoard grid layout."""
+"""evaluation.visualize: overlay colours, prediction files round-trip, TensorBoard grid layout."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from dataloaders.transforms.normalize import normalize
-from utils.visualize import CONTOUR, image_grid, overlay, read_prob_png, save_prediction
+from evaluation.visualize import CONTOUR, image_grid, overlay, read_prob_png, save_prediction
 
 
 def square_mask(size: int = 32) -> np.ndarray:

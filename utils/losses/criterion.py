@@ -18,7 +18,7 @@ import torch
 
 from utils.contour import CONTOUR_WIDTH, contour_band
 from utils.errors import UserError
-from utils.losses.contour import contour_bce
+from utils.losses.contour_bce import contour_bce
 from utils.losses.contrastive import CONTRAST_SCOPES, SCOPES, ContrastiveTerms, contour_contrastive
 from utils.losses.mask import MASK_LOSSES
 from utils.losses.patches import CONTOUR_MODES, patch_labels

@@ -24,8 +24,8 @@ from dataloaders.datasets.folder import list_folder, match_masks, read_pair_list
 from dataloaders.io import read_image
 from dataloaders.pair_dataset import load_pair
 from dataloaders.records import Record
-from dataloaders.transforms.joint import Compose
 from dataloaders.synthetic import SyntheticDataset
+from dataloaders.transforms.joint import Compose
 from utils.errors import DataError, UserError
 
 LIST_SUFFIXES = {".txt", ".json", ".lst"}

@@ -14,12 +14,12 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from dataloaders.transforms.normalize import normalize
+from evaluation.inference import predict_batch
+from evaluation.inputs import EvalDataset
+from evaluation.visualize import save_prediction
 from utils.contour import CONTOUR_WIDTH
-from utils.evaluation.inputs import EvalDataset
-from utils.inference import predict_batch
 from utils.metrics import PixelEvaluator
 from utils.metrics.ranking import map_score
-from utils.visualize import save_prediction
 
 
 @dataclass

@@ -15,7 +15,7 @@ import torch
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
-from utils.evaluation.runner import ImageScore
+from evaluation.runner import ImageScore
 from utils.metrics.functional import SCORE_NAMES, scores_from_counts
 
 PROTOCOLS = (("fixed", "per_image"), ("fixed", "dataset"), ("best", "per_image"), ("best", "dataset"))

@@ -2,7 +2,7 @@
 
 ``Trainer`` is full precision; :class:`AMPTrainer` overrides only the two precision hooks (``autocast``
 and ``backward_and_step``), so mixed precision is a variant of the loop, not branches inside it. The
-loop is the same in one process and under DDP: collectives in :mod:`utils.engine.distributed` are
+loop is the same in one process and under DDP: collectives in :mod:`utils.dist` are
 no-ops without a process group, only rank 0 logs and writes files.
 """
 from __future__ import annotations
@@ -17,19 +17,19 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from utils.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
-from utils.device import autocast_dtype
-from utils.engine.distributed import DistInfo, all_gather_object, all_reduce, reduce_dict
-from utils.engine.logging import (
+from engine.logging import (
     RunningMean, TensorBoard, format_kv_table, format_summary, progress_bar, short_terms,
 )
-from utils.engine.optim import WarmupLR
-from utils.engine.rng import capture_rng, restore_rng
-from utils.engine.run_dir import BEST_CHECKPOINT, LAST_CHECKPOINT, append_history
-from utils.engine.state import TrainerConfig, TrainState
+from engine.optim import WarmupLR
+from engine.rng import capture_rng, restore_rng
+from engine.run_dir import BEST_CHECKPOINT, LAST_CHECKPOINT, append_history
+from engine.state import TrainerConfig, TrainState
+from evaluation.visualize import image_grid
+from utils.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
+from utils.device import autocast_dtype
+from utils.dist import DistInfo, all_gather_object, all_reduce, reduce_dict
 from utils.errors import CheckpointError, UserError
 from utils.metrics import PixelEvaluator, summarize
-from utils.visualize import image_grid
 
 GRID_ROWS = 4  # validation samples in the TensorBoard image grid
 BAR_STATS = ("total", "embed_collapse")  # shown in the progress bar beside the loss terms

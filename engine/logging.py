@@ -12,7 +12,7 @@ import torch
 from tensorboardX import SummaryWriter
 from tqdm import tqdm
 
-from utils.engine.run_dir import BEST_CHECKPOINT, LAST_CHECKPOINT
+from engine.run_dir import BEST_CHECKPOINT, LAST_CHECKPOINT
 from utils.provenance import describe_provenance
 
 
@@ -71,7 +71,7 @@ class TensorBoard:
 
 def format_kv_table(title: str, values: Mapping[str, Any]) -> str:
     """A titled two-column text table of named values (floats at 4 decimals), for training logs; the
-    metric tables of test.py are :func:`utils.evaluation.report.format_table`."""
+    metric tables of test.py are :func:`evaluation.report.format_table`."""
     width = max((len(key) for key in values), default=0)
     lines = [title, "-" * max(len(title), width + 12)]
     for key, value in values.items():
