@@ -67,7 +67,7 @@ def build_network(args: argparse.Namespace, with_projection: bool, device: torch
     """The model on ``device`` (fine-tune weights, frozen or synchronised BatchNorm, DDP wrapper) and
     the record of its initialisation."""
     model = build_model(args.backbone, args.out_stride, args.embed_dim, with_projection,
-                        "none" if args.ft else args.pretrained)
+                        "none" if args.ft else args.pretrained, args.separable)
     provenance = model.backbone.provenance.to_dict()
     if args.ft:
         parent = load_checkpoint(args.resume)

@@ -2,10 +2,12 @@
 
     python -m benchmarks.bench_train [--size 512] [--batch-size 4] [--repeats 3] [--warmup 1]
                                      [--backbones resnet mobilenet ...] [--device cpu|cuda] [--amp]
+                                     [--convs standard separable]
 
 The step is :meth:`engine.trainer.Trainer.step` on a fixed random batch (no data loading), with the
-method's default loss (all four terms), contiguous (NCHW) and channels-last memory formats. Warm-up
-steps are not timed.
+method's default loss (all four terms), contiguous (NCHW) and channels-last memory formats, with standard
+or depthwise-separable (``--separable``) 3×3 convolutions in ASPP and the decoder. Warm-up steps are not
+timed; the ratio column is the separable rate over the standard one measured in the same run.
 """
 from __future__ import annotations
 
@@ -23,10 +25,11 @@ from modeling.utils import param_groups
 from utils.losses import CaCLCriterion
 
 
-def make_trainer(backbone: str, device: torch.device, channels_last: bool, amp: bool) -> Trainer:
+def make_trainer(backbone: str, device: torch.device, channels_last: bool, amp: bool,
+                 separable: bool = False) -> Trainer:
     """A Trainer for ``backbone`` with the method's loss and optimiser, ready to ``step``."""
     torch.manual_seed(0)
-    model = build_model(backbone, 16).to(device, memory_format=torch.channels_last if channels_last
+    model = build_model(backbone, 16, separable=separable).to(device, memory_format=torch.channels_last if channels_last
                                          else torch.contiguous_format)
     optimizer = build_optimizer(param_groups(model, 0.007), "sgd", 0.007, momentum=0.9)
     scheduler = WarmupLR(optimizer, "poly", 0.007, total_iters=1000)
@@ -69,17 +72,24 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed steps")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="device")
     parser.add_argument("--amp", action="store_true", help="mixed precision (AMPTrainer)")
+    parser.add_argument("--convs", nargs="+", default=["standard"], choices=("standard", "separable"),
+                        help="3x3 convolutions of ASPP and the decoder to time")
     args = parser.parse_args()
     device = torch.device(args.device)
     batch = random_batch(args.size, args.batch_size)
     print(f"device {device}, {torch.get_num_threads()} threads, {args.size}px, batch {args.batch_size}, "
           f"amp {args.amp}, {args.repeats} timed steps")
-    print("| backbone | NCHW samples/s | channels-last samples/s |")
-    print("|---|---|---|")
+    print("| backbone | convs | NCHW samples/s | channels-last samples/s | channels-last vs standard |")
+    print("|---|---|---|---|---|")
     for backbone in args.backbones:
-        rates = [samples_per_second(make_trainer(backbone, device, channels_last, args.amp), batch,
-                                    args.warmup, args.repeats) for channels_last in (False, True)]
-        print(f"| {backbone} | {rates[0]:.2f} | {rates[1]:.2f} |", flush=True)
+        baseline = None
+        for convs in args.convs:
+            rates = [samples_per_second(make_trainer(backbone, device, channels_last, args.amp,
+                                                     convs == "separable"), batch, args.warmup, args.repeats)
+                     for channels_last in (False, True)]
+            baseline = baseline or rates[1]
+            print(f"| {backbone} | {convs} | {rates[0]:.2f} | {rates[1]:.2f} | {rates[1] / baseline:.2f}x |",
+                  flush=True)
 
 
 if __name__ == "__main__":

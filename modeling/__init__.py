@@ -14,9 +14,11 @@ def build_model(
     embed_dim: int = 128,
     with_projection: bool = True,
     pretrained: str | Path | None = None,
+    separable: bool = False,
 ) -> DeepLab:
     """Build a DeepLabv3+ CaCL-Net; ``model.config`` holds these arguments (minus ``pretrained``).
 
-    ``with_projection=False`` drops the training-only projection heads (inference models).
+    ``with_projection=False`` drops the training-only projection heads (inference models);
+    ``separable`` makes ASPP's and the decoder's 3×3 convolutions depthwise-separable.
     """
-    return DeepLab(backbone, output_stride, embed_dim, with_projection, pretrained)
+    return DeepLab(backbone, output_stride, embed_dim, with_projection, pretrained, separable)

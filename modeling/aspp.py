@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from modeling.init import init_weights
-from modeling.layers import conv_bn_relu
+from modeling.layers import conv_bn_relu, spatial_conv
 
 ATROUS_RATES = {16: (6, 12, 18), 8: (12, 24, 36)}
 
@@ -29,14 +29,17 @@ class ImagePooling(nn.Module):
 
 
 class ASPP(nn.Module):
-    """ASPP for ``in_channels`` features at ``output_stride``; returns ``out_channels`` at the same size."""
+    """ASPP for ``in_channels`` features at ``output_stride``; returns ``out_channels`` at the same size.
+    ``separable`` makes the atrous branches depthwise-separable."""
 
-    def __init__(self, in_channels: int, output_stride: int = 16, out_channels: int = 256) -> None:
+    def __init__(self, in_channels: int, output_stride: int = 16, out_channels: int = 256,
+                 separable: bool = False) -> None:
         super().__init__()
         rates = ATROUS_RATES[output_stride]
+        atrous = spatial_conv(separable)
         self.branches = nn.ModuleList(
             [conv_bn_relu(in_channels, out_channels)]
-            + [conv_bn_relu(in_channels, out_channels, 3, rate) for rate in rates]
+            + [atrous(in_channels, out_channels, 3, rate) for rate in rates]
             + [ImagePooling(in_channels, out_channels)]
         )
         self.project = nn.Sequential(

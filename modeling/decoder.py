@@ -9,21 +9,24 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from modeling.init import init_weights
-from modeling.layers import conv_bn_relu
+from modeling.layers import conv_bn_relu, spatial_conv
 
 LOW_LEVEL_REDUCED = 48
 
 
 class Decoder(nn.Module):
-    """Low level → 1×1 conv to 48 channels; concat with ASPP output upsampled to stride 4; two 3×3 convs."""
+    """Low level → 1×1 conv to 48 channels; concat with ASPP output upsampled to stride 4; two 3×3 convs
+    (depthwise-separable with ``separable``)."""
 
-    def __init__(self, low_level_channels: int, aspp_channels: int = 256, out_channels: int = 256) -> None:
+    def __init__(self, low_level_channels: int, aspp_channels: int = 256, out_channels: int = 256,
+                 separable: bool = False) -> None:
         super().__init__()
+        conv = spatial_conv(separable)
         self.reduce = conv_bn_relu(low_level_channels, LOW_LEVEL_REDUCED)
         self.fuse = nn.Sequential(
-            conv_bn_relu(aspp_channels + LOW_LEVEL_REDUCED, out_channels, 3),
+            conv(aspp_channels + LOW_LEVEL_REDUCED, out_channels, 3),
             nn.Dropout(0.5),
-            conv_bn_relu(out_channels, out_channels, 3),
+            conv(out_channels, out_channels, 3),
             nn.Dropout(0.1),
         )
         init_weights(self)

@@ -76,7 +76,7 @@ def test_aspp_rates_follow_the_output_stride(model) -> None:
 
 def test_config_rebuilds_the_same_architecture(model) -> None:
     rebuilt = build_model(**model.config)
-    assert set(model.config) == {"backbone", "output_stride", "embed_dim", "with_projection"}
+    assert set(model.config) == {"backbone", "output_stride", "embed_dim", "with_projection", "separable"}
     rebuilt.load_state_dict(model.state_dict(), strict=True)
 
 
@@ -221,3 +221,22 @@ def test_scale_dropout_scales_every_dropout_and_zero_makes_training_deterministi
     assert torch.equal(model(x)["mask"], model(x)["mask"])  # BatchNorm alone is deterministic
     with pytest.raises(UserError, match="dropout-scale"):
         scale_dropout(build_model("mobilenet", 16, 16, with_projection=False), 2.5)
+
+
+def test_separable_convs_are_depthwise_smaller_and_rebuild_from_config() -> None:
+    torch.manual_seed(0)
+    standard = build_model("mobilenet", 16, EMBED_DIM)
+    separable = build_model("mobilenet", 16, EMBED_DIM, separable=True)
+    assert separable.config["separable"] and not standard.config["separable"]
+    head_convs = [m for part in (separable.aspp, separable.decoder) for m in part.modules()
+                  if isinstance(m, nn.Conv2d)]
+    depthwise = [m for m in head_convs if m.groups > 1 and m.groups == m.in_channels]
+    assert len(depthwise) == 5  # three atrous ASPP branches, two decoder convs
+    assert sum(p.numel() for p in separable.parameters()) < 0.6 * sum(p.numel() for p in standard.parameters())
+    rebuilt = build_model(**separable.config)
+    rebuilt.load_state_dict(separable.state_dict())
+    with torch.no_grad():
+        out = separable.eval()(torch.randn(1, 3, HEIGHT, WIDTH))
+    assert out["mask"].shape == (1, 1, HEIGHT, WIDTH) and torch.isfinite(out["mask"]).all()
+    with pytest.raises(RuntimeError):
+        standard.load_state_dict(separable.state_dict())
