@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -20,7 +21,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from dataloaders import make_data_loader, write_split_lists
+from dataloaders import DataConfig, make_data_loader, write_split_lists
 from engine.args import parse_args
 from engine.logging import TensorBoard
 from engine.optim import WarmupLR, build_optimizer
@@ -95,14 +96,14 @@ def fine_tune_provenance(path: str, parent: dict) -> dict:
     return file_provenance(path, source).to_dict()
 
 
-def build_loaders(args: argparse.Namespace, info: DistInfo,
+def build_loaders(data: DataConfig, no_val: bool, info: DistInfo,
                   run_dir: Path | None) -> tuple[DataLoader, DataLoader | None]:
-    """Training and validation loaders (each process gets its share); split lists go to the run folder."""
-    per_process = argparse.Namespace(**{**vars(args), "batch_size": args.batch_size // info.world_size})
-    train = make_data_loader(per_process, "train", distributed=info.distributed,
-                             mix_synthetic=args.mix_synthetic)
-    val = None if args.no_val else make_data_loader(per_process, "val", name=args.val_dataset,
-                                                    distributed=info.distributed)
+    """Training and validation loaders (each process gets its share of the batch); split lists go to the
+    run folder."""
+    per_process = replace(data, batch_size=data.batch_size // info.world_size)
+    train = make_data_loader(per_process, "train", distributed=info.distributed)
+    val = None if no_val else make_data_loader(per_process, "val", name=data.val_dataset,
+                                               distributed=info.distributed)
     if run_dir is not None:
         for loader in (train, val):
             if loader is not None:
@@ -115,7 +116,7 @@ def build_trainer(args: argparse.Namespace, info: DistInfo, device: torch.device
     """Every part of the run, from the flags; resumes or starts at ``--start_epoch``."""
     criterion = CaCLCriterion.from_args(args)
     model, provenance = build_network(args, criterion.needs_embeddings, device, info)
-    train_loader, val_loader = build_loaders(args, info, run_dir)
+    train_loader, val_loader = build_loaders(DataConfig.from_flags(vars(args)), args.no_val, info, run_dir)
     groups = param_groups(unwrap(model), args.lr)
     optimizer = build_optimizer(groups, args.optimizer, args.lr, args.momentum, args.weight_decay,
                                 args.nesterov)

@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 
 import torch
 
-from dataloaders import make_data_loader
+from dataloaders import DataConfig, make_data_loader
 from engine.args import parse_args
 from engine.optim import WarmupLR, build_optimizer
 from engine.trainer import AMPTrainer, TrainerConfig
@@ -73,7 +73,7 @@ def main() -> None:
     print("|---|---|---|---|")
     for workers in args.workers:
         flags = parse_args(["--workers", str(workers)])
-        loader = make_data_loader(flags, "train")
+        loader = make_data_loader(DataConfig.from_flags(vars(flags)), "train")
         fixed = next(iter(loader))
         memory, real = [], []
         for _ in range(args.rounds):

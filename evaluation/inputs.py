@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import glob
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 from torch.utils.data import Dataset
 
-from dataloaders import build_dataset
+from dataloaders import DataConfig, build_dataset
 from dataloaders.audit import audit_records
 from dataloaders.datasets import DATASETS
 from dataloaders.datasets.common import IMAGE_EXTENSIONS, list_images
@@ -121,8 +121,8 @@ def _from_folder(folder: Path, gt_path: str | None) -> EvalSource:
 
 
 def _from_dataset(name: str, args: argparse.Namespace) -> EvalSource:
-    args.dataset = name
-    dataset = build_dataset(args, args.split, transform=Compose([]))  # only its records are used
+    data = replace(DataConfig.from_flags(vars(args)), dataset=name)
+    dataset = build_dataset(data, args.split, transform=Compose([]))  # only its records are used
     if isinstance(dataset, SyntheticDataset):
         return EvalSource([], has_gt=True, synthetic=dataset)
     return EvalSource(list(dataset.records), has_gt=True, root=dataset.root)

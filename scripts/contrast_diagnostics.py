@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dataloaders import add_data_args, build_dataset  # noqa: E402
+from dataloaders import DataConfig, add_data_args, build_dataset  # noqa: E402
 from modeling import DeepLab, build_model  # noqa: E402
 from utils.checkpoint import load_checkpoint, load_model_weights  # noqa: E402
 from utils.errors import UserError, run_cli  # noqa: E402
@@ -124,8 +124,9 @@ def diagnose(args: argparse.Namespace) -> dict[str, Any]:
     state = load_checkpoint(args.ckpt)
     model, criterion = load_with_heads(args.ckpt, state, device), run_criterion(state)
     torch.manual_seed(args.seed)
-    loader = DataLoader(build_dataset(args, args.split), batch_size=args.test_batch_size or args.batch_size,
-                        shuffle=True, num_workers=args.workers,
+    data = DataConfig.from_flags(vars(args))
+    loader = DataLoader(build_dataset(data, args.split), batch_size=data.eval_batch_size,
+                        shuffle=True, num_workers=data.workers,
                         generator=torch.Generator().manual_seed(args.seed))
     batches, shape = [], None
     for batch in loader:

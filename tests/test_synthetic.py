@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dataloaders import add_data_args, build_dataset, make_data_loader
+from dataloaders import DataConfig, add_data_args, build_dataset, make_data_loader
 from dataloaders.datasets import DATASETS
 from dataloaders.synthetic.photos import PhotoPool, bundled_sources, random_view
 from dataloaders.synthetic.shapes import AREA_RANGE, SHAPES, random_region
@@ -137,9 +137,10 @@ def test_shard_sampler_covers_every_index_once_without_padding():
     assert sorted(sum(shards, [])) == list(range(7)) and [len(s) for s in shards] == [3, 2, 2]
 
 
-def _args(*flags: str) -> argparse.Namespace:
+def _args(*flags: str) -> DataConfig:
     parser = add_data_args(argparse.ArgumentParser())
-    return parser.parse_args(["--workers", "0", "--crop-size", str(SIZE), *flags])
+    parsed = parser.parse_args(["--workers", "0", "--crop-size", str(SIZE), *flags])
+    return DataConfig.from_flags(vars(parsed))
 
 
 def test_default_loader_is_synthetic():

@@ -1,0 +1,65 @@
+"""The typed settings: each dataclass default is its flag's default, a bad value is a one-line UserError
+naming the field, the values are frozen, and flags → config → flags loses nothing."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+import pytest
+
+from dataloaders import add_data_args
+from dataloaders.config import DataConfig, TransformConfig
+from utils.errors import UserError
+
+
+def _flag_defaults(parser: argparse.ArgumentParser) -> dict[str, Any]:
+    return {action.dest: action.default for action in parser._actions if action.dest != "help"}
+
+
+def _assert_one_line_error(build: Any, field: str) -> None:
+    with pytest.raises(UserError) as error:
+        build()
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(field) and "--" not in message, message
+
+
+def test_data_defaults_are_the_flag_defaults() -> None:
+    defaults = _flag_defaults(add_data_args(argparse.ArgumentParser()))
+    config = DataConfig()
+    assert config.to_flags() == {**defaults, "seed": config.seed}
+    assert DataConfig.from_flags(defaults) == config
+
+
+def test_data_flags_round_trip() -> None:
+    argv = ["--list", "pairs.txt", "--no-hflip", "--base-size", "0", "--include-authentic", "--batch-size", "3"]
+    flags = vars(add_data_args(argparse.ArgumentParser()).parse_args(argv))
+    config = DataConfig.from_flags(flags)
+    assert config.pair_list == "pairs.txt" and config.transforms.hflip is False and config.include_authentic
+    assert config.to_flags() == {**flags, "seed": 0}
+    assert DataConfig.from_flags(config.to_flags()) == config
+
+
+@pytest.mark.parametrize("field, value", [
+    ("val_fraction", 1.5), ("test_fraction", -0.1), ("crop_size", 0), ("batch_size", 0),
+    ("synthetic_size", 0), ("test_batch_size", 0), ("workers", -1), ("mask_mismatch", "crop"),
+    ("mix_synthetic", -1.0),
+])
+def test_bad_data_settings_are_one_line_errors(field: str, value: Any) -> None:
+    _assert_one_line_error(lambda: DataConfig(**{field: value}), field)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("base_size", -1), ("min_scale", 0.0), ("color_jitter", 2.0), ("degrade_prob", 1.5),
+])
+def test_bad_transform_settings_are_one_line_errors(field: str, value: Any) -> None:
+    _assert_one_line_error(lambda: TransformConfig(**{field: value}), field)
+
+
+def test_data_settings_are_frozen() -> None:
+    config = DataConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.dataset = "casia1"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.transforms.hflip = False  # type: ignore[misc]
+    assert dataclasses.replace(config, dataset="casia1").dataset == "casia1" and config.dataset == "synthetic"
