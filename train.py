@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import torch
@@ -40,7 +40,7 @@ from utils.dist import (
     relaunch,
 )
 from utils.errors import UserError, run_cli
-from utils.losses import CaCLCriterion
+from utils.losses import CaCLCriterion, LossConfig
 from utils.metrics import PixelEvaluator
 from utils.provenance import describe_provenance, file_provenance
 
@@ -114,7 +114,7 @@ def build_loaders(data: DataConfig, no_val: bool, info: DistInfo,
 def build_trainer(args: argparse.Namespace, info: DistInfo, device: torch.device,
                   run_dir: Path | None) -> Trainer:
     """Every part of the run, from the flags; resumes or starts at ``--start_epoch``."""
-    criterion = CaCLCriterion.from_args(args)
+    criterion = CaCLCriterion(LossConfig(**{f.name: getattr(args, f.name) for f in fields(LossConfig)}))
     model, provenance = build_network(args, criterion.needs_embeddings, device, info)
     train_loader, val_loader = build_loaders(DataConfig.from_flags(vars(args)), args.no_val, info, run_dir)
     groups = param_groups(unwrap(model), args.lr)

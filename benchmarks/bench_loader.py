@@ -14,6 +14,7 @@ import argparse
 import itertools
 import statistics
 import time
+from dataclasses import fields
 from typing import Iterable, Iterator
 
 import torch
@@ -24,7 +25,7 @@ from engine.optim import WarmupLR, build_optimizer
 from engine.trainer import AMPTrainer, TrainerConfig
 from modeling import build_model
 from modeling.utils import param_groups
-from utils.losses import CaCLCriterion
+from utils.losses import CaCLCriterion, LossConfig
 
 
 def default_trainer(flags: argparse.Namespace) -> AMPTrainer:
@@ -36,7 +37,8 @@ def default_trainer(flags: argparse.Namespace) -> AMPTrainer:
                                 flags.weight_decay, flags.nesterov)
     scheduler = WarmupLR(optimizer, flags.lr_scheduler, flags.lr, total_iters=10_000)
     config = TrainerConfig(epochs=1, channels_last=True)
-    return AMPTrainer(model, CaCLCriterion.from_args(flags), optimizer, scheduler, [], config,
+    loss = LossConfig(**{f.name: getattr(flags, f.name) for f in fields(LossConfig)})
+    return AMPTrainer(model, CaCLCriterion(loss), optimizer, scheduler, [], config,
                       torch.device("cpu"))
 
 

@@ -1,7 +1,7 @@
 """The training command line: every train.py flag, grouped, with its default shown in ``--help``.
 
 Booleans are real switches (``store_true`` / ``BooleanOptionalAction``), never ``type=bool``. The loss,
-model and optimiser defaults are read from :class:`utils.losses.CaCLCriterion`, :func:`modeling.build_model`
+model and optimiser defaults are read from :class:`utils.losses.LossConfig`, :func:`modeling.build_model`
 and :func:`engine.optim.build_optimizer`, so each default lives in one place; data flags come from
 :func:`dataloaders.add_data_args`.
 The defaults of the schedule are the quick synthetic-data run that fits a 2-core CPU in about 17
@@ -18,7 +18,7 @@ from engine.optim import OPTIMIZERS, SCHEDULES, build_optimizer
 from modeling import build_model
 from modeling.backbone import BACKBONES
 from utils.errors import UserError
-from utils.losses import CaCLCriterion
+from utils.losses import LossConfig
 from utils.losses.contrastive import CONTRAST_SCOPES
 from utils.losses.mask import MASK_LOSSES
 from utils.losses.patches import CONTOUR_MODES
@@ -55,26 +55,26 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_loss_args(parser: argparse.ArgumentParser) -> None:
-    loss = _defaults(CaCLCriterion.__init__)
+    loss = LossConfig()
     group = parser.add_argument_group("loss (METHOD.md §3)")
-    group.add_argument("--loss-type", default="bce_dice", choices=MASK_LOSSES.names(), help="mask loss")
-    group.add_argument("--pos-weight", type=float, default=loss["pos_weight"],
+    group.add_argument("--loss-type", default=loss.loss_type, choices=MASK_LOSSES.names(), help="mask loss")
+    group.add_argument("--pos-weight", type=float, default=loss.pos_weight,
                        help="weight of tampered pixels in per-pixel mask losses")
     for name, text in (("lambda-contour", "contour BCE"), ("lambda-contrast", "contrastive loss L_ncl"),
                        ("lambda-pivot", "pivot-consistency loss L_pc")):
-        group.add_argument(f"--{name}", type=float, default=loss[name.replace("-", "_")],
+        group.add_argument(f"--{name}", type=float, default=getattr(loss, name.replace("-", "_")),
                            help=f"weight of the {text} (0 disables it)")
-    group.add_argument("--temperature", type=float, default=loss["temperature"], help="InfoNCE temperature")
-    group.add_argument("--contour-width", type=int, default=loss["contour_width"],
+    group.add_argument("--temperature", type=float, default=loss.temperature, help="InfoNCE temperature")
+    group.add_argument("--contour-width", type=int, default=loss.contour_width,
                        help="contour band half-width in pixels")
-    group.add_argument("--contour-patches", default=loss["contour_patches"], choices=CONTOUR_MODES,
+    group.add_argument("--contour-patches", default=loss.contour_patches, choices=CONTOUR_MODES,
                        help="which embedding patches count as contour patches: mixed cells, mixed cells and "
                             "the contour band, or drop (left out of the contrast: the ablation baseline)")
-    group.add_argument("--num-anchors", type=int, default=loss["num_anchors"],
+    group.add_argument("--num-anchors", type=int, default=loss.num_anchors,
                        help="patches sampled per contrastive branch")
-    group.add_argument("--hard-ratio", type=float, default=loss["hard_ratio"],
+    group.add_argument("--hard-ratio", type=float, default=loss.hard_ratio,
                        help="share of random patch draws replaced by patches the mask head gets wrong")
-    group.add_argument("--contrast-scope", default=loss["contrast_scope"], choices=CONTRAST_SCOPES,
+    group.add_argument("--contrast-scope", default=loss.contrast_scope, choices=CONTRAST_SCOPES,
                        help="contrast patches across the whole batch, or only within each image")
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import fields
 from pathlib import Path
 from statistics import mean
 from typing import Any
@@ -31,9 +32,8 @@ from dataloaders import DataConfig, add_data_args, build_dataset  # noqa: E402
 from modeling import DeepLab, build_model  # noqa: E402
 from utils.checkpoint import load_checkpoint, load_model_weights  # noqa: E402
 from utils.errors import UserError, run_cli  # noqa: E402
-from utils.losses import CaCLCriterion  # noqa: E402
+from utils.losses import CaCLCriterion, LossConfig  # noqa: E402
 from utils.losses.contrastive import branch_rows  # noqa: E402
-from utils.losses.criterion import ARG_NAMES  # noqa: E402
 from utils.losses.diagnostics import branch_diagnostics  # noqa: E402
 
 BRANCHES = ("T", "A")
@@ -69,8 +69,8 @@ def run_criterion(state: dict[str, Any]) -> CaCLCriterion:
     """The training run's criterion settings (defaults where the checkpoint lacks them), with both
     contrastive terms on: only their unweighted values are reported."""
     saved = state.get("args") or {}
-    settings = {name: saved[name] for name in ARG_NAMES if saved.get(name) is not None}
-    return CaCLCriterion(**{**settings, "lambda_contrast": 1.0, "lambda_pivot": 1.0})
+    settings = {f.name: saved[f.name] for f in fields(LossConfig) if saved.get(f.name) is not None}
+    return CaCLCriterion(LossConfig(**{**settings, "lambda_contrast": 1.0, "lambda_pivot": 1.0}))
 
 
 @torch.no_grad()

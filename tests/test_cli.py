@@ -1,6 +1,7 @@
 """train.py's command line: --help documents every flag with its default; booleans are real switches."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import pytest
 
 from engine.args import build_parser, parse_args, parse_gpu_ids
 from utils.errors import UserError
-from utils.losses import CaCLCriterion
+from utils.losses import CaCLCriterion, LossConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 ISSUE_FLAGS = (
@@ -88,14 +89,18 @@ def test_derived_defaults_and_checks() -> None:
     assert parse_args(["--freeze-bn"]).freeze_bn and parse_args(["--sync-bn"]).sync_bn
 
 
+def _loss(args) -> LossConfig:
+    return LossConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(LossConfig)})
+
+
 def test_loss_flags_build_the_criterion_with_the_methods_defaults() -> None:
-    criterion = CaCLCriterion.from_args(parse_args(["--loss-type", "bce"]))
+    criterion = CaCLCriterion(_loss(parse_args(["--loss-type", "bce"])))
     reference = CaCLCriterion()
     assert criterion.weights == reference.weights
     assert (criterion.temperature, criterion.num_anchors, criterion.contour_patches) == (
         reference.temperature, reference.num_anchors, reference.contour_patches)
     without_contrast = parse_args(["--lambda-contrast", "0", "--lambda-pivot", "0"])
-    assert CaCLCriterion.from_args(without_contrast).needs_embeddings is False
+    assert CaCLCriterion(_loss(without_contrast)).needs_embeddings is False
 
 
 def _script(script: str, ngpus: str, python: str, *extra: str) -> subprocess.CompletedProcess:

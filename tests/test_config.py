@@ -10,7 +10,9 @@ import pytest
 
 from dataloaders import add_data_args
 from dataloaders.config import DataConfig, TransformConfig
+from engine.args import build_parser
 from utils.errors import UserError
+from utils.losses import LossConfig
 
 
 def _flag_defaults(parser: argparse.ArgumentParser) -> dict[str, Any]:
@@ -32,7 +34,8 @@ def test_data_defaults_are_the_flag_defaults() -> None:
 
 
 def test_data_flags_round_trip() -> None:
-    argv = ["--list", "pairs.txt", "--no-hflip", "--base-size", "0", "--include-authentic", "--batch-size", "3"]
+    argv = ["--list", "pairs.txt", "--no-hflip", "--base-size", "0", "--include-authentic",
+            "--batch-size", "3"]
     flags = vars(add_data_args(argparse.ArgumentParser()).parse_args(argv))
     config = DataConfig.from_flags(flags)
     assert config.pair_list == "pairs.txt" and config.transforms.hflip is False and config.include_authentic
@@ -63,3 +66,20 @@ def test_data_settings_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.transforms.hflip = False  # type: ignore[misc]
     assert dataclasses.replace(config, dataset="casia1").dataset == "casia1" and config.dataset == "synthetic"
+
+
+def test_loss_defaults_are_the_flag_defaults() -> None:
+    """One mask-loss default for the criterion and the flag: BCE + Dice, what every run used."""
+    defaults = build_parser().parse_args([])
+    flags = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(LossConfig)}
+    assert LossConfig(**flags) == LossConfig()
+    assert LossConfig().loss_type == "bce_dice"
+
+
+@pytest.mark.parametrize("field, value", [
+    ("loss_type", "dise"), ("lambda_contour", -1.0), ("temperature", 0.0), ("contour_width", 0),
+    ("contour_patches", "x"), ("num_anchors", 2), ("hard_ratio", 1.5), ("pos_weight", 0.0),
+    ("contrast_scope", "pair"),
+])
+def test_bad_loss_settings_are_one_line_errors_naming_the_field(field: str, value: Any) -> None:
+    _assert_one_line_error(lambda: LossConfig(**{field: value}), field)
