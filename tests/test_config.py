@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 from typing import Any
 
 import pytest
 
 from dataloaders import add_data_args
 from dataloaders.config import DataConfig, TransformConfig
-from engine.args import build_parser
+from engine.args import build_parser, parse_config, train_config
+from engine.config import ModelConfig, OptimConfig, RunConfig, TrainConfig
+from engine.run_dir import args_to_dict
 from utils.errors import UserError
 from utils.losses import LossConfig
 
@@ -83,3 +86,51 @@ def test_loss_defaults_are_the_flag_defaults() -> None:
 ])
 def test_bad_loss_settings_are_one_line_errors_naming_the_field(field: str, value: Any) -> None:
     _assert_one_line_error(lambda: LossConfig(**{field: value}), field)
+
+
+def test_train_defaults_are_the_flag_defaults() -> None:
+    """Each model, optimisation and run field defaults to its flag's default; the flags that are parsed
+    further (--gpu-ids text, --checkname derived from --backbone) default to "not given"."""
+    parser = build_parser()
+    for config_class in (ModelConfig, OptimConfig, RunConfig):
+        for field in dataclasses.fields(config_class):
+            if field.name not in ("gpu_ids", "checkname"):
+                assert parser.get_default(field.name) == field.default, field.name
+    assert parser.get_default("gpu_ids") is None and parser.get_default("checkname") is None
+    expected = TrainConfig(data=DataConfig(seed=RunConfig.seed), model=ModelConfig(), loss=LossConfig(),
+                           optim=OptimConfig(), run=RunConfig(checkname="cacl-mobilenet"))
+    assert parse_config([]) == expected
+
+
+@pytest.mark.parametrize("argv", [[], ["--list", "p.txt", "--gpu-ids", "0,1", "--no-amp", "--seed", "4",
+                                       "--loss-type", "dice", "--checkname", "x", "--max-iters", "3"]])
+def test_the_recorded_flags_are_the_parsed_flags(argv: list[str]) -> None:
+    """args.json and the checkpoint's ``args`` keep today's keys: every flag destination, by its name."""
+    parsed = build_parser().parse_args(argv)
+    config = train_config(parsed)
+    flags = config.to_flags()
+    assert flags == {**vars(parsed), "gpu_ids": list(config.run.gpu_ids), "checkname": config.run.checkname}
+    assert args_to_dict(flags) == json.loads(json.dumps(args_to_dict(flags)))
+    assert train_config(argparse.Namespace(**{**flags, "gpu_ids": parsed.gpu_ids})) == config
+
+
+@pytest.mark.parametrize("build, field", [
+    (lambda: ModelConfig(freeze_bn=True, sync_bn=True), "freeze_bn"),
+    (lambda: OptimConfig(epochs=0), "epochs"),
+    (lambda: OptimConfig(max_nonfinite=0), "max_nonfinite"),
+    (lambda: OptimConfig(max_iters=-1), "max_iters"),
+    (lambda: RunConfig(eval_interval=0), "eval_interval"),
+    (lambda: RunConfig(ft=True), "ft"),
+    (lambda: RunConfig(best_metric="f1_trivial"), "best_metric"),
+])
+def test_bad_train_settings_are_one_line_errors(build: Any, field: str) -> None:
+    _assert_one_line_error(build, field)
+
+
+def test_train_settings_are_frozen() -> None:
+    config = parse_config([])
+    parts = ((config, "data"), (config.model, "backbone"), (config.optim, "lr"), (config.run, "seed"),
+             (config.loss, "temperature"))
+    for part, name in parts:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(part, name, None)
