@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
+import test as test_cli
 from dataloaders import add_data_args
 from dataloaders.config import DataConfig, TransformConfig
 from engine.args import build_parser, parse_config, train_config
 from engine.config import ModelConfig, OptimConfig, RunConfig, TrainConfig
 from engine.run_dir import args_to_dict
+from evaluation.config import EvalConfig
 from utils.errors import UserError
 from utils.losses import LossConfig
 
@@ -134,3 +136,29 @@ def test_train_settings_are_frozen() -> None:
     for part, name in parts:
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(part, name, None)
+
+
+def test_eval_defaults_are_test_py_flag_defaults_and_amp_matches_training() -> None:
+    args = test_cli.parse_args(["--in-path", "x", "--ckpt", "y"])
+    for field in dataclasses.fields(EvalConfig):
+        if field.name not in ("in_path", "device", "data"):
+            assert getattr(args, field.name) == field.default, field.name
+    assert EvalConfig.amp is RunConfig.amp is build_parser().get_default("amp") is True
+    assert test_cli.parse_args(["--in-path", "x", "--ckpt", "y", "--no-amp"]).amp is False
+
+
+def test_eval_config_takes_unset_split_flags_from_the_training_run() -> None:
+    argv = ["--in-path", "synthetic", "--ckpt", "y", "--device", "cpu", "--crop-size", "48"]
+    args = test_cli.parse_args(argv)
+    saved = {"dataset": "synthetic", "split_seed": 3, "synthetic_size": 16, "crop_size": 40}
+    config = test_cli.eval_config(args, {"args": saved})
+    assert (config.data.split_seed, config.data.synthetic_size, config.data.crop_size) == (3, 16, 48)
+    assert config.data.val_fraction == DataConfig.val_fraction and config.device == "cpu"
+    other = test_cli.eval_config(args, {"args": {**saved, "dataset": "casia1"}})
+    assert other.data.split_seed == DataConfig.split_seed
+    assert other.data.synthetic_size == DataConfig.synthetic_size
+
+
+@pytest.mark.parametrize("field, value", [("tile", 0), ("resize", -1)])
+def test_bad_eval_settings_are_one_line_errors(field: str, value: Any) -> None:
+    _assert_one_line_error(lambda: EvalConfig(in_path="x", device="cpu", **{field: value}), field)
