@@ -151,6 +151,17 @@ def test_default_loader_is_synthetic():
     assert isinstance(loader.sampler, EpochSampler)
 
 
+def test_synthetic_eval_length_does_not_depend_on_the_batch_size():
+    """val/test hold round(synthetic_size x fraction) images, at least one, whatever the batch sizes."""
+    batch_flags = (("--batch-size", "1"), ("--batch-size", "8"), ("--batch-size", "64"),
+                   ("--test-batch-size", "32"))
+    for flags in batch_flags:
+        config = _args("--synthetic-size", "48", *flags)
+        assert (len(build_dataset(config, "val")), len(build_dataset(config, "test"))) == (5, 5), flags
+    assert len(build_dataset(_args("--synthetic-size", "4"), "val")) == 1
+    assert len(build_dataset(_args(), "val")) == 100  # the default 1000 x 0.1
+
+
 def test_source_folder_photos_are_split_between_splits(tmp_path):
     rng = np.random.default_rng(0)
     for index in range(20):

@@ -30,11 +30,11 @@ def list_sources(root: str, config: DataConfig = DataConfig()) -> list[Record]:
 
 def split_length(config: DataConfig, split: str) -> int:
     """Images per pass: ``synthetic_size`` for train; that size times the split's fraction (at least
-    one batch) for val/test."""
+    one image) for val/test, so the evaluation set never depends on the batch size."""
     if split == "train":
         return config.synthetic_size
     fraction = config.val_fraction if split == "val" else config.test_fraction
-    return max(config.eval_batch_size, round(config.synthetic_size * fraction))
+    return max(1, round(config.synthetic_size * fraction))
 
 
 @GENERATORS.register("synthetic")
