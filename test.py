@@ -11,13 +11,15 @@ ground truth. ``--robust "jpeg:50,70 blur:3"`` repeats the evaluation under each
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 from pathlib import Path
 from typing import Callable
 
 import torch
 from PIL import Image
 
-from dataloaders import add_source_args
+from dataloaders import DataConfig, add_source_args
+from evaluation.config import EvalConfig
 from evaluation.inference import load_model
 from evaluation.inputs import (
     SPLIT_FLAGS,
@@ -42,7 +44,7 @@ from utils.device import resolve_device
 from utils.dist import DistInfo
 from utils.errors import UserError, run_cli
 from utils.metrics import PixelEvaluator
-from utils.metrics.ranking import DEFAULT_IMAGE_SCORE, DEFAULT_TOP_PERCENT, IMAGE_SCORES, scorer_name
+from utils.metrics.ranking import IMAGE_SCORES, scorer_name
 from utils.provenance import describe_provenance
 
 
@@ -51,67 +53,65 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--in-path", required=True,
                         help="image, folder, glob, list/JSON file or dataset name")
-    parser.add_argument("--gt-path", default=None,
+    parser.add_argument("--gt-path", default=EvalConfig.gt_path,
                         help="mask file (one image) or mask folder (matched by stem)")
-    parser.add_argument("--split", default="test", help="split of a dataset name (train/val/test)")
+    parser.add_argument("--split", default=EvalConfig.split, help="split of a dataset name (train/val/test)")
     parser.add_argument("--ckpt", required=True, help="checkpoint written by train.py")
     parser.add_argument("--out-dir", default="test_output", help="tables, metrics.json, CSV, plots")
     parser.add_argument("--save-dir", default=None, help="also write prob/mask/overlay PNGs here")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
-    parser.add_argument("--amp", action="store_true", help="mixed precision (fp16 on CUDA, bf16 on CPU)")
-    parser.add_argument("--resize", type=int, default=0, help="run at RESIZE² and resize back (0 = native)")
-    parser.add_argument("--tile", type=int, default=1024,
+    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=EvalConfig.amp,
+                        help="mixed precision (fp16 on CUDA, bf16 on CPU; on by default, as in train.py)")
+    parser.add_argument("--resize", type=int, default=EvalConfig.resize,
+                        help="run at RESIZE² and resize back (0 = native)")
+    parser.add_argument("--tile", type=int, default=EvalConfig.tile,
                         help="native resolution: tile images larger than this")
-    parser.add_argument("--threshold", type=float, default=0.5, help="fixed decision threshold")
-    parser.add_argument("--bins", type=int, default=10000, help="histogram bins of the streaming dataset AUC")
-    parser.add_argument("--image-score", choices=IMAGE_SCORES, default=DEFAULT_IMAGE_SCORE,
+    parser.add_argument("--threshold", type=float, default=EvalConfig.threshold,
+                        help="fixed decision threshold")
+    parser.add_argument("--bins", type=int, default=EvalConfig.bins,
+                        help="histogram bins of the streaming dataset AUC")
+    parser.add_argument("--image-score", choices=IMAGE_SCORES, default=EvalConfig.image_score,
                         help="image-level score: the max pixel probability, or the mean of the top "
                              "--top-percent %% (the default, chosen on CASIA v1's val split)")
-    parser.add_argument("--top-percent", type=float, default=DEFAULT_TOP_PERCENT,
+    parser.add_argument("--top-percent", type=float, default=EvalConfig.top_percent,
                         help="k of --image-score topk (percent)")
     parser.add_argument("--inverse-f1", action="store_true", help="also report the 'inverse' F1 (labelled)")
     parser.add_argument("--robust", nargs="+", default=None, help="perturbations, e.g. jpeg:50,70 blur:3,5")
     add_source_args(parser)
-    defaults = {name: parser.get_default(name) for name in SPLIT_FLAGS}
     parser.set_defaults(**dict.fromkeys(SPLIT_FLAGS))  # None = not given: taken from the checkpoint's run
-    args = check_args(parser.parse_args(argv))
-    args.split_defaults = defaults
-    return args
+    return parser.parse_args(argv)
 
 
-def inherit_split(args: argparse.Namespace, checkpoint: dict) -> None:
-    """For a dataset name, rebuild the training run's split: unset split flags come from the checkpoint."""
+def eval_config(args: argparse.Namespace, checkpoint: dict) -> EvalConfig:
+    """The typed settings of this evaluation. For a dataset name, unset split flags rebuild the training
+    run's split (from the checkpoint's ``args``, printed) or take the defaults; ``--device auto`` becomes
+    the concrete device. Bad values are one-line errors."""
     saved = (checkpoint.get("args") or {}) if names_a_dataset(args.in_path) else {}
-    taken = inherit_split_flags(args, args.split_defaults, saved)
+    given = {name: getattr(args, name) for name in SPLIT_FLAGS}
+    split_flags, taken = inherit_split_flags(args.in_path, given, saved)
     if taken:
         print("split flags from the checkpoint's training run: "
-              + ", ".join(f"--{name.replace('_', '-')} {getattr(args, name)}" for name in taken))
+              + ", ".join(f"--{name.replace('_', '-')} {split_flags[name]}" for name in taken))
+    flags = {**vars(args), **split_flags}
+    data = DataConfig.from_flags(flags)
+    device = str(resolve_device(args.device, False, [], DistInfo()))
+    settings = {f.name: flags[f.name] for f in fields(EvalConfig) if f.name not in ("data", "device")}
+    return EvalConfig(**settings, data=data, device=device)
 
 
-def check_args(args: argparse.Namespace) -> argparse.Namespace:
-    """Reject settings the device, tiling and resizing cannot honour, with one line each; ``--device auto``
-    becomes the concrete device."""
-    args.device = str(resolve_device(args.device, False, [], DistInfo()))
-    if args.tile < 1:
-        raise UserError(f"--tile {args.tile}: must be a positive tile side in pixels")
-    if args.resize < 0:
-        raise UserError(f"--resize {args.resize}: must be 0 (native resolution) or a positive side")
-    return args
-
-
-def evaluate(model: torch.nn.Module, source: EvalSource, args: argparse.Namespace,
+def evaluate(model: torch.nn.Module, source: EvalSource, config: EvalConfig,
              perturb: Callable[[Image.Image], Image.Image] | None = None, save_dir: Path | None = None,
              desc: str = "test") -> tuple[PixelEvaluator | None, RunStats]:
     """One pass over ``source``; returns the filled evaluator (None without ground truth) and the pass's
     statistics (with each image's score when there is no ground truth)."""
-    evaluator = PixelEvaluator(args.threshold, args.bins, args.image_score, args.top_percent,
-                               include_authentic=False, inverse=args.inverse_f1) if source.has_gt else None
-    dataset = EvalDataset(source, args.mask_mismatch, args.skip_bad, perturb)
-    stats = run_pass(model, dataset, args, evaluator, save_dir, desc)
+    evaluator = PixelEvaluator(config.threshold, config.bins, config.image_score, config.top_percent,
+                               include_authentic=False, inverse=config.inverse_f1) if source.has_gt else None
+    dataset = EvalDataset(source, config.data.mask_mismatch, config.data.skip_bad, perturb)
+    stats = run_pass(model, dataset, config, evaluator, save_dir, desc)
     if stats.skipped:
         print(f"skipped {len(stats.skipped)} unreadable file(s) (--skip-bad), e.g. {stats.skipped[0]}")
     if stats.predicted == 0:
-        raise UserError(f"{args.in_path}: no image could be read")
+        raise UserError(f"{config.in_path}: no image could be read")
     return evaluator, stats
 
 
@@ -131,27 +131,27 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     perturbations = parse_perturbations(args.robust) if args.robust else []
     checkpoint = load_checkpoint(args.ckpt)
-    inherit_split(args, checkpoint)
-    source = resolve_inputs(args)
+    config = eval_config(args, checkpoint)
+    source = resolve_inputs(config)
     if perturbations and not source.has_gt:
         raise UserError("--robust needs ground truth (a dataset, a list, a Tp/Gt folder or --gt-path)")
-    model = load_model(args.ckpt, torch.device(args.device), checkpoint)
+    model = load_model(args.ckpt, torch.device(config.device), checkpoint)
     print(f"checkpoint {args.ckpt}: backbone {checkpoint['model_config'].get('backbone')}, initialised from "
           f"{describe_provenance(checkpoint.get('pretrained'))}")
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_dir = Path(args.save_dir) if args.save_dir else (None if source.has_gt else out_dir)
-    evaluator, stats = evaluate(model, source, args, save_dir=save_dir)
+    evaluator, stats = evaluate(model, source, config, save_dir=save_dir)
     if save_dir is not None:
         print(f"wrote probability maps, masks and overlays to {save_dir}")
     if evaluator is None:
-        scorer = scorer_name(args.image_score, args.top_percent)
-        print(scores_table(stats.scores, scorer, args.threshold, out_dir / "scores.csv"))
+        scorer = scorer_name(config.image_score, config.top_percent)
+        print(scores_table(stats.scores, scorer, config.threshold, out_dir / "scores.csv"))
         print(f"wrote {out_dir}/scores.csv")
         return
     rows = [("clean", report(evaluator, out_dir))]
     for pert in perturbations:
-        rows.append((pert.label, evaluate(model, source, args, pert.fn, desc=pert.label)[0].compute()))
+        rows.append((pert.label, evaluate(model, source, config, pert.fn, desc=pert.label)[0].compute()))
     if perturbations:
         print(robust_table(rows, out_dir / "robustness.csv"))
 

@@ -10,18 +10,20 @@ TensorBoard events); ``--help`` lists every flag with its default.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
-from dataloaders import make_data_loader, write_split_lists
-from engine.args import parse_args
+from dataloaders import DataConfig, make_data_loader, write_split_lists
+from engine.args import parse_config
+from engine.config import ModelConfig, OptimConfig, RunConfig, TrainConfig
 from engine.logging import TensorBoard
 from engine.optim import WarmupLR, build_optimizer
 from engine.rng import seed_everything
@@ -44,43 +46,45 @@ from utils.metrics import PixelEvaluator
 from utils.provenance import describe_provenance, file_provenance
 
 
-def setup(args: argparse.Namespace) -> tuple[DistInfo, torch.device, Path | None]:
+def setup(config: TrainConfig) -> tuple[DistInfo, torch.device, Path | None]:
     """Device, process group and seed; on rank 0 also the run folder with ``args.json``."""
-    info = env_dist_info()
-    device = resolve_device(args.device, args.no_cuda, args.gpu_ids, info)
-    if args.sync_bn and device.type != "cuda":
+    run, info = config.run, env_dist_info()
+    device = resolve_device(run.device, run.no_cuda, run.gpu_ids, info)
+    if config.model.sync_bn and device.type != "cuda":
         raise UserError("--sync-bn needs CUDA devices (SyncBatchNorm does not run on the CPU); "
                         "use --freeze-bn for batch-independent normalisation instead")
-    if args.batch_size % info.world_size:
-        raise UserError(f"--batch-size {args.batch_size} is not divisible by the {info.world_size} processes")
+    batch_size = config.data.batch_size
+    if batch_size % info.world_size:
+        raise UserError(f"--batch-size {batch_size} is not divisible by the {info.world_size} processes")
     init_distributed(device.type)
-    seed_everything(args.seed + info.rank)
+    seed_everything(run.seed + info.rank)
     run_dir = None
     if info.is_main:
-        run_dir = new_experiment_dir(args.run_dir, args.dataset, args.checkname)
-        save_args(args, run_dir)
+        run_dir = new_experiment_dir(run.run_dir, config.data.dataset, run.checkname)
+        save_args(config.to_flags(), run_dir)
     return info, device, run_dir
 
 
-def build_network(args: argparse.Namespace, with_projection: bool, device: torch.device,
+def build_network(model_config: ModelConfig, run: RunConfig, with_projection: bool, device: torch.device,
                   info: DistInfo) -> tuple[nn.Module, dict]:
     """The model on ``device`` (fine-tune weights, frozen or synchronised BatchNorm, DDP wrapper) and
     the record of its initialisation."""
-    model = build_model(args.backbone, args.out_stride, args.embed_dim, with_projection,
-                        "none" if args.ft else args.pretrained, args.separable)
+    pretrained = "none" if run.ft else model_config.pretrained
+    model = build_model(model_config.backbone, model_config.out_stride, model_config.embed_dim,
+                        with_projection, pretrained, model_config.separable)
     provenance = model.backbone.provenance.to_dict()
-    if args.ft:
-        parent = load_checkpoint(args.resume)
-        load_model_weights(model, parent, args.resume, keep_fresh_projection=True)
-        provenance = fine_tune_provenance(args.resume, parent)
+    if run.ft:
+        parent = load_checkpoint(run.resume)
+        load_model_weights(model, parent, run.resume, keep_fresh_projection=True)
+        provenance = fine_tune_provenance(run.resume, parent)
     if info.is_main:
         print(f"initialisation: {describe_provenance(provenance)}")
-    scale_dropout(model, args.dropout_scale)
-    if args.freeze_bn:
+    scale_dropout(model, model_config.dropout_scale)
+    if model_config.freeze_bn:
         freeze_bn(model)
-    if args.sync_bn and info.distributed:
+    if model_config.sync_bn and info.distributed:
         model = convert_sync_bn(model)
-    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
+    memory_format = torch.channels_last if run.channels_last else torch.contiguous_format
     model = model.to(device, memory_format=memory_format)
     if info.distributed:
         # some heads get no gradient in some steps (e.g. a skipped contrastive branch)
@@ -95,14 +99,14 @@ def fine_tune_provenance(path: str, parent: dict) -> dict:
     return file_provenance(path, source).to_dict()
 
 
-def build_loaders(args: argparse.Namespace, info: DistInfo,
+def build_loaders(data: DataConfig, no_val: bool, info: DistInfo,
                   run_dir: Path | None) -> tuple[DataLoader, DataLoader | None]:
-    """Training and validation loaders (each process gets its share); split lists go to the run folder."""
-    per_process = argparse.Namespace(**{**vars(args), "batch_size": args.batch_size // info.world_size})
-    train = make_data_loader(per_process, "train", distributed=info.distributed,
-                             mix_synthetic=args.mix_synthetic)
-    val = None if args.no_val else make_data_loader(per_process, "val", name=args.val_dataset,
-                                                    distributed=info.distributed)
+    """Training and validation loaders (each process gets its share of the batch); split lists go to the
+    run folder."""
+    per_process = replace(data, batch_size=data.batch_size // info.world_size)
+    train = make_data_loader(per_process, "train", distributed=info.distributed)
+    val = None if no_val else make_data_loader(per_process, "val", name=data.val_dataset,
+                                               distributed=info.distributed)
     if run_dir is not None:
         for loader in (train, val):
             if loader is not None:
@@ -110,45 +114,54 @@ def build_loaders(args: argparse.Namespace, info: DistInfo,
     return train, val
 
 
-def build_trainer(args: argparse.Namespace, info: DistInfo, device: torch.device,
-                  run_dir: Path | None) -> Trainer:
-    """Every part of the run, from the flags; resumes or starts at ``--start_epoch``."""
-    criterion = CaCLCriterion.from_args(args)
-    model, provenance = build_network(args, criterion.needs_embeddings, device, info)
-    train_loader, val_loader = build_loaders(args, info, run_dir)
-    groups = param_groups(unwrap(model), args.lr)
-    optimizer = build_optimizer(groups, args.optimizer, args.lr, args.momentum, args.weight_decay,
-                                args.nesterov)
+def build_schedule(optim: OptimConfig, model: nn.Module, per_epoch: int) -> tuple[Optimizer, WarmupLR]:
+    """The optimiser over ``model``'s parameter groups and its warm-up + decay schedule (``per_epoch``
+    iterations an epoch)."""
+    groups = param_groups(unwrap(model), optim.lr)
+    optimizer = build_optimizer(groups, optim.optimizer, optim.lr, optim.momentum, optim.weight_decay,
+                                optim.nesterov)
+    step_epochs = optim.lr_step or max(1, optim.epochs // 3)
+    scheduler = WarmupLR(optimizer, optim.lr_scheduler, optim.lr, total_iters=optim.epochs * per_epoch,
+                         warmup_iters=optim.warmup_iters, step_iters=step_epochs * per_epoch)
+    return optimizer, scheduler
+
+
+def build_trainer(config: TrainConfig, info: DistInfo, device: torch.device, run_dir: Path | None) -> Trainer:
+    """Every part of the run, from its settings; resumes or starts at ``start_epoch``."""
+    optim, run = config.optim, config.run
+    criterion = CaCLCriterion(config.loss)
+    model, provenance = build_network(config.model, run, criterion.needs_embeddings, device, info)
+    train_loader, val_loader = build_loaders(config.data, run.no_val, info, run_dir)
     per_epoch = len(train_loader)
-    step_epochs = args.lr_step or max(1, args.epochs // 3)
-    scheduler = WarmupLR(optimizer, args.lr_scheduler, args.lr, total_iters=args.epochs * per_epoch,
-                         warmup_iters=args.warmup_iters, step_iters=step_epochs * per_epoch)
-    config = TrainerConfig(epochs=args.epochs, eval_interval=args.eval_interval, max_iters=args.max_iters,
-                           max_nonfinite=args.max_nonfinite, channels_last=args.channels_last,
-                           metric=args.best_metric, pretrained=provenance)
-    trainer_class = AMPTrainer if args.amp else Trainer
-    trainer = trainer_class(model, criterion, optimizer, scheduler, train_loader, config, device,
+    optimizer, scheduler = build_schedule(optim, model, per_epoch)
+    trainer_config = TrainerConfig(epochs=optim.epochs, eval_interval=run.eval_interval,
+                                   max_iters=optim.max_iters, max_nonfinite=optim.max_nonfinite,
+                                   channels_last=run.channels_last, metric=run.best_metric,
+                                   pretrained=provenance)
+    trainer_class = AMPTrainer if run.amp else Trainer
+    trainer = trainer_class(model, criterion, optimizer, scheduler, train_loader, trainer_config, device,
                             val_loader=val_loader, evaluator=PixelEvaluator() if val_loader else None,
                             run_dir=run_dir, dist_info=info, tensorboard=TensorBoard(run_dir),
-                            args=args_to_dict(args))
-    if args.resume and not args.ft:
-        trainer.resume(args.resume)
+                            args=args_to_dict(config.to_flags()))
+    if run.resume and not run.ft:
+        trainer.resume(run.resume)
     else:
-        trainer.start_at(args.start_epoch, per_epoch)
+        trainer.start_at(optim.start_epoch, per_epoch)
     return trainer
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the flags, relaunch under torchrun for ``--gpu-ids a,b``, then train."""
-    args = parse_args(argv)
-    if len(args.gpu_ids) > 1 and "WORLD_SIZE" not in os.environ:
-        if args.no_cuda or not torch.cuda.is_available():
-            raise UserError(f"--gpu-ids {','.join(map(str, args.gpu_ids))} needs CUDA GPUs; on the CPU run "
+    config = parse_config(argv)
+    gpu_ids = list(config.run.gpu_ids)
+    if len(gpu_ids) > 1 and "WORLD_SIZE" not in os.environ:
+        if config.run.no_cuda or not torch.cuda.is_available():
+            raise UserError(f"--gpu-ids {','.join(map(str, gpu_ids))} needs CUDA GPUs; on the CPU run "
                             "torchrun --nproc_per_node N train.py --device cpu")
-        raise SystemExit(relaunch(args.gpu_ids, __file__, sys.argv[1:] if argv is None else argv))
-    info, device, run_dir = setup(args)
+        raise SystemExit(relaunch(gpu_ids, __file__, sys.argv[1:] if argv is None else argv))
+    info, device, run_dir = setup(config)
     try:
-        build_trainer(args, info, device, run_dir).fit()
+        build_trainer(config, info, device, run_dir).fit()
     finally:
         cleanup_distributed()
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from dataloaders import add_data_args, make_data_loader
+from dataloaders import DataConfig, add_data_args, make_data_loader
 from dataloaders.synthetic.photos import PhotoPool, bundled_sources
 from dataloaders.synthetic.tamper import generate
 
@@ -36,7 +36,7 @@ def make_folder_dataset(root: Path, count: int, seed: int = 0) -> None:
 def loader_rate(flags: list[str], batches: int) -> float:
     """Images per second over ``batches`` batches after the first."""
     args = add_data_args(argparse.ArgumentParser()).parse_args(flags)
-    loader = make_data_loader(args, "train")
+    loader = make_data_loader(DataConfig.from_flags(vars(args)), "train")
     iterator = iter(loader)
     next(iterator)
     start, seen = time.perf_counter(), 0

@@ -19,7 +19,8 @@ from typing import Iterable, Iterator
 import torch
 
 from dataloaders import make_data_loader
-from engine.args import parse_args
+from engine.args import parse_config
+from engine.config import TrainConfig
 from engine.optim import WarmupLR, build_optimizer
 from engine.trainer import AMPTrainer, TrainerConfig
 from modeling import build_model
@@ -27,16 +28,17 @@ from modeling.utils import param_groups
 from utils.losses import CaCLCriterion
 
 
-def default_trainer(flags: argparse.Namespace) -> AMPTrainer:
+def default_trainer(config: TrainConfig) -> AMPTrainer:
     """A trainer with train.py's default model, loss and optimiser (random init: speed only)."""
-    torch.manual_seed(flags.seed)
-    model = build_model(flags.backbone, flags.out_stride, flags.embed_dim, True, "none")
+    model_config, optim = config.model, config.optim
+    torch.manual_seed(config.run.seed)
+    model = build_model(model_config.backbone, model_config.out_stride, model_config.embed_dim, True, "none")
     model = model.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(param_groups(model, flags.lr), flags.optimizer, flags.lr, flags.momentum,
-                                flags.weight_decay, flags.nesterov)
-    scheduler = WarmupLR(optimizer, flags.lr_scheduler, flags.lr, total_iters=10_000)
-    config = TrainerConfig(epochs=1, channels_last=True)
-    return AMPTrainer(model, CaCLCriterion.from_args(flags), optimizer, scheduler, [], config,
+    optimizer = build_optimizer(param_groups(model, optim.lr), optim.optimizer, optim.lr, optim.momentum,
+                                optim.weight_decay, optim.nesterov)
+    scheduler = WarmupLR(optimizer, optim.lr_scheduler, optim.lr, total_iters=10_000)
+    trainer_config = TrainerConfig(epochs=1, channels_last=True)
+    return AMPTrainer(model, CaCLCriterion(config.loss), optimizer, scheduler, [], trainer_config,
                       torch.device("cpu"))
 
 
@@ -72,14 +74,14 @@ def main() -> None:
     print("| workers | memory img/s | loader img/s | loader / memory |")
     print("|---|---|---|---|")
     for workers in args.workers:
-        flags = parse_args(["--workers", str(workers)])
-        loader = make_data_loader(flags, "train")
+        config = parse_config(["--workers", str(workers)])
+        loader = make_data_loader(config.data, "train")
         fixed = next(iter(loader))
         memory, real = [], []
         for _ in range(args.rounds):
-            memory.append(images_per_second(default_trainer(flags), itertools.repeat(fixed), args.warmup,
+            memory.append(images_per_second(default_trainer(config), itertools.repeat(fixed), args.warmup,
                                             args.steps))
-            real.append(images_per_second(default_trainer(flags), endless(loader), args.warmup, args.steps))
+            real.append(images_per_second(default_trainer(config), endless(loader), args.warmup, args.steps))
         mem, rate = statistics.median(memory), statistics.median(real)
         print(f"| {workers} | {mem:.2f} | {rate:.2f} | {rate / mem:.2f} |", flush=True)
 

@@ -7,8 +7,9 @@ the steadier measure (other jobs stretch wall time, not the work done), so the r
 one intra-op thread (the default here) so that it does not count OpenMP spin-waiting.
   * ``bce``       model without projection heads, mask BCE only (a plain DeepLabv3+ baseline);
   * ``bce+heads`` model with projection heads, mask BCE only (the heads run forward but get no gradient);
-  * ``cacl``      model with projection heads, the full default CaCLCriterion; the heads project only the
-                  patches the criterion samples (``model(images, criterion.patch_selector(masks))``).
+  * ``cacl``      model with projection heads, the full CaCLCriterion (BCE mask loss, the other terms at
+                  their defaults); the heads project only the patches the criterion samples
+                  (``model(images, criterion.patch_selector(masks))``).
 Loss only: the criterion's forward + backward on fixed model outputs (leaf tensors), full vs mask BCE,
 which separates the cost of the loss terms from that of the projection heads they train.
 Memory: peak live bytes of CPU tensors allocated inside the contrastive term (patch labels, sampling,
@@ -28,11 +29,13 @@ import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
 from modeling import build_model
-from utils.losses import CaCLCriterion
+from utils.losses import CaCLCriterion, LossConfig
 from utils.losses.contrastive import contour_contrastive
 from utils.losses.patches import patch_labels
 
 MIB = 2**20
+CACL = LossConfig(loss_type="bce")  # the full objective, over the same mask loss as the baseline
+BCE_ONLY = LossConfig(loss_type="bce", lambda_contour=0, lambda_contrast=0, lambda_pivot=0)
 
 
 def parse_args() -> argparse.Namespace:
@@ -74,11 +77,11 @@ def time_configurations(args: argparse.Namespace) -> dict[str, tuple[float, floa
     gen = torch.Generator().manual_seed(0)
     images = torch.randn(args.batch, 3, args.size, args.size, generator=gen)
     masks = make_masks(args.batch, args.size, gen)
-    bce_only = CaCLCriterion(lambda_contour=0, lambda_contrast=0, lambda_pivot=0)
+    bce_only = CaCLCriterion(BCE_ONLY)
     setups = {
         "bce": (build_model("mobilenet", with_projection=False), bce_only),
         "bce+heads": (build_model("mobilenet", with_projection=True), bce_only),
-        "cacl": (build_model("mobilenet", with_projection=True), CaCLCriterion()),
+        "cacl": (build_model("mobilenet", with_projection=True), CaCLCriterion(CACL)),
     }
     optimizers = {k: torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9) for k, (m, _) in setups.items()}
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in setups}
@@ -97,8 +100,7 @@ def time_criteria(args: argparse.Namespace) -> dict[str, float]:
     masks = make_masks(args.batch, args.size, gen)
     outputs = build_model("mobilenet", with_projection=True)(torch.randn(args.batch, 3, args.size, args.size))
     leaves = {k: v.detach().requires_grad_() for k, v in outputs.items()}
-    criteria = {"bce": CaCLCriterion(lambda_contour=0, lambda_contrast=0, lambda_pivot=0),
-                "cacl": CaCLCriterion()}
+    criteria = {"bce": CaCLCriterion(BCE_ONLY), "cacl": CaCLCriterion(CACL)}
     times: dict[str, list[float]] = {k: [] for k in criteria}
     for _ in range(args.steps + 1):
         for name, criterion in criteria.items():
@@ -128,7 +130,7 @@ def contrastive_memory(size: int, batch: int, embed_dim: int) -> dict[str, float
     raw = [torch.randn(batch, embed_dim, *grid, generator=gen).requires_grad_() for _ in range(2)]
     embed_t, embed_a = (F.normalize(r, dim=1) for r in raw)
     logits = torch.randn(batch, 1, size, size, generator=gen)
-    defaults = CaCLCriterion()
+    defaults = LossConfig()
 
     def forward() -> torch.Tensor:
         labels = patch_labels(masks, grid)

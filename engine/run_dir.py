@@ -5,11 +5,10 @@ resumed run never overwrites an earlier run's checkpoints or logs.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 ARGS_FILE = "args.json"
 LAST_CHECKPOINT = "checkpoint.pth.tar"
@@ -33,16 +32,18 @@ def new_experiment_dir(root: str | Path, dataset: str, checkname: str) -> Path:
             k += 1
 
 
-def args_to_dict(args: argparse.Namespace) -> dict[str, Any]:
-    """The run's arguments as JSON-safe plain values (paths and other objects become strings)."""
+def args_to_dict(flags: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's flags (destination → value, :meth:`engine.config.TrainConfig.to_flags`) as JSON-safe
+    plain values sorted by name (paths and other objects become strings)."""
     return {key: value if isinstance(value, (bool, int, float, str, type(None), list)) else str(value)
-            for key, value in sorted(vars(args).items())}
+            for key, value in sorted(flags.items())}
 
 
-def save_args(args: argparse.Namespace, folder: str | Path) -> Path:
-    """Write ``args.json`` into ``folder`` (what reproduces the run); returns its path."""
+def save_args(flags: Mapping[str, Any], folder: str | Path) -> Path:
+    """Write ``args.json`` (the flags, by name) into ``folder`` (what reproduces the run); returns its
+    path."""
     path = Path(folder) / ARGS_FILE
-    path.write_text(json.dumps(args_to_dict(args), indent=2) + "\n")
+    path.write_text(json.dumps(args_to_dict(flags), indent=2) + "\n")
     return path
 
 

@@ -6,17 +6,16 @@ file for one image, a mask folder matched by stem otherwise). Listing reuses :mo
 """
 from __future__ import annotations
 
-import argparse
 import glob
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
 from torch.utils.data import Dataset
 
-from dataloaders import build_dataset
+from dataloaders import DataConfig, build_dataset
 from dataloaders.audit import audit_records
 from dataloaders.datasets import DATASETS
 from dataloaders.datasets.common import IMAGE_EXTENSIONS, list_images
@@ -26,6 +25,7 @@ from dataloaders.pair_dataset import load_pair
 from dataloaders.records import Record
 from dataloaders.synthetic import SyntheticDataset
 from dataloaders.transforms.joint import Compose
+from evaluation.config import EvalConfig
 from utils.errors import DataError, UserError
 
 LIST_SUFFIXES = {".txt", ".json", ".lst"}
@@ -120,9 +120,10 @@ def _from_folder(folder: Path, gt_path: str | None) -> EvalSource:
     return source
 
 
-def _from_dataset(name: str, args: argparse.Namespace) -> EvalSource:
-    args.dataset = name
-    dataset = build_dataset(args, args.split, transform=Compose([]))  # only its records are used
+def _from_dataset(name: str, split: str, data: DataConfig) -> EvalSource:
+    """The records of ``split`` of dataset ``name`` (``data`` with ``name`` as its dataset), or its
+    synthetic generator; no transform, only the records are used."""
+    dataset = build_dataset(replace(data, dataset=name), split, transform=Compose([]))
     if isinstance(dataset, SyntheticDataset):
         return EvalSource([], has_gt=True, synthetic=dataset)
     return EvalSource(list(dataset.records), has_gt=True, root=dataset.root)
@@ -133,43 +134,46 @@ def names_a_dataset(in_path: str) -> bool:
     return in_path in DATASETS and not Path(in_path).exists()
 
 
-def inherit_split_flags(args: argparse.Namespace, defaults: dict[str, Any],
-                        saved: dict[str, Any]) -> list[str]:
-    """Fill the :data:`SPLIT_FLAGS` the user left unset (None) so ``--split`` rebuilds the training run's
-    split: from ``saved`` (the checkpoint's ``args``) when it trained on the same ``--in-path`` dataset,
-    else from ``defaults``. Returns the flags taken from ``saved``."""
-    same_dataset = names_a_dataset(args.in_path) and saved.get("dataset") == args.in_path
-    taken = []
+def inherit_split_flags(in_path: str, given: Mapping[str, Any],
+                        saved: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The :data:`SPLIT_FLAGS` values that make ``--split`` rebuild the training run's split, and the
+    names taken from ``saved``. A flag the user gave (not None in ``given``) keeps its value; an unset one
+    comes from ``saved`` (the checkpoint's ``args``) when that run trained on the ``in_path`` dataset, else
+    from :class:`DataConfig`'s defaults."""
+    same_dataset = names_a_dataset(in_path) and saved.get("dataset") == in_path
+    values: dict[str, Any] = {}
+    taken: list[str] = []
     for name in SPLIT_FLAGS:
-        if getattr(args, name) is not None:
-            continue
-        if same_dataset and saved.get(name) is not None:
-            setattr(args, name, saved[name])
+        if given.get(name) is not None:
+            values[name] = given[name]
+        elif same_dataset and saved.get(name) is not None:
+            values[name] = saved[name]
             taken.append(name)
         else:
-            setattr(args, name, defaults[name])
-    return taken
+            values[name] = getattr(DataConfig, name)
+    return values, taken
 
 
-def resolve_inputs(args: argparse.Namespace) -> EvalSource:
-    """Resolve ``args.in_path`` (+ ``gt_path``, ``split``) into an :class:`EvalSource` or a one-line error."""
-    path, gt = Path(args.in_path), args.gt_path
+def resolve_inputs(config: EvalConfig) -> EvalSource:
+    """Resolve ``in_path`` (+ ``gt_path``, ``split``) into an :class:`EvalSource` or a one-line error."""
+    in_path, data = config.in_path, config.data
+    path, gt = Path(in_path), config.gt_path
     if path.is_dir():
         source = _from_folder(path, gt)
     elif path.is_file() and path.suffix.lower() in LIST_SUFFIXES:
-        source = EvalSource(read_pair_list(path, args.data_root), has_gt=True)
+        source = EvalSource(read_pair_list(path, data.data_root), has_gt=True)
     elif path.is_file():
         source = EvalSource([Record(str(path), gt)], has_gt=bool(gt))
-    elif glob.has_magic(args.in_path):
-        matches = sorted(p for p in map(Path, glob.glob(args.in_path)) if p.suffix.lower() in IMAGE_EXTENSIONS)
+    elif glob.has_magic(in_path):
+        matches = sorted(p for p in map(Path, glob.glob(in_path)) if p.suffix.lower() in IMAGE_EXTENSIONS)
         if not matches:
-            raise UserError(f"{args.in_path}: the pattern matches no image")
+            raise UserError(f"{in_path}: the pattern matches no image")
         source = _pair_with_masks(matches, gt)
-    elif names_a_dataset(args.in_path):
-        return _from_dataset(args.in_path, args)
+    elif names_a_dataset(in_path):
+        return _from_dataset(in_path, config.split, data)
     else:
-        raise UserError(f"{args.in_path}: no such file, folder or glob match, and not a dataset "
+        raise UserError(f"{in_path}: no such file, folder or glob match, and not a dataset "
                         f"(datasets: {', '.join(DATASETS.names())})")
     # header reads only: a missing/unreadable file or a mask of the wrong size fails before the model runs
-    source.records = audit_records(source.records, args.mask_mismatch, args.skip_bad)
+    source.records = audit_records(source.records, data.mask_mismatch, data.skip_bad)
     return source

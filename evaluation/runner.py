@@ -3,7 +3,6 @@ score against the ground truth and/or write the prediction files. Images without
 an image-level score and their tampered-area fraction (``scores.csv``)."""
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -14,6 +13,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from dataloaders.transforms.normalize import normalize
+from evaluation.config import EvalConfig
 from evaluation.inference import predict_batch
 from evaluation.inputs import EvalDataset
 from evaluation.visualize import save_prediction
@@ -73,27 +73,27 @@ def score_map(name: str, prob: torch.Tensor, threshold: float, mode: str = "max"
     return ImageScore(name, map_score(prob, mode, top_percent), fraction)
 
 
-def run_pass(model: torch.nn.Module, dataset: EvalDataset, args: argparse.Namespace,
+def run_pass(model: torch.nn.Module, dataset: EvalDataset, config: EvalConfig,
              evaluator: PixelEvaluator | None, save_dir: Path | None, desc: str = "test") -> RunStats:
     """Predict every sample of ``dataset``; feed ``evaluator`` (when GT is known) and write files."""
-    device = torch.device(args.device)
-    loader = DataLoader(dataset, batch_size=1, collate_fn=_first, num_workers=args.workers)
+    device = torch.device(config.device)
+    loader = DataLoader(dataset, batch_size=1, collate_fn=_first, num_workers=config.data.workers)
     stats = RunStats()
     with tqdm(total=len(dataset), desc=desc, unit="img", dynamic_ncols=True) as progress:
-        for samples in same_size_batches(loader, args.batch_size, stats):
+        for samples in same_size_batches(loader, config.data.batch_size, stats):
             images = to_input([s["image"] for s in samples], device)
-            probs = predict_batch(model, images, args.resize or None, args.tile, amp=args.amp)
+            probs = predict_batch(model, images, config.resize or None, config.tile, amp=config.amp)
             if evaluator is not None:
                 masks = torch.from_numpy(np.stack([s["mask"] for s in samples]))
                 evaluator.process(probs, masks, names=[s["name"] for s in samples])
             else:
                 for s, prob in zip(samples, probs[:, 0]):
-                    stats.scores.append(score_map(s["name"], prob, args.threshold, args.image_score,
-                                                  args.top_percent))
+                    stats.scores.append(score_map(s["name"], prob, config.threshold, config.image_score,
+                                                  config.top_percent))
             if save_dir is not None:
                 for sample, prob in zip(samples, probs[:, 0].cpu().numpy()):
                     stem = str(Path(sample["name"]).with_suffix(""))
-                    save_prediction(prob, sample["image"], args.threshold, save_dir, stem, CONTOUR_WIDTH)
+                    save_prediction(prob, sample["image"], config.threshold, save_dir, stem, CONTOUR_WIDTH)
             stats.predicted += len(samples)
             progress.update(len(samples))
     return stats

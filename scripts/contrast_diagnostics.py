@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import fields
 from pathlib import Path
 from statistics import mean
 from typing import Any
@@ -27,13 +28,12 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dataloaders import add_data_args, build_dataset  # noqa: E402
+from dataloaders import DataConfig, add_data_args, build_dataset  # noqa: E402
 from modeling import DeepLab, build_model  # noqa: E402
 from utils.checkpoint import load_checkpoint, load_model_weights  # noqa: E402
 from utils.errors import UserError, run_cli  # noqa: E402
-from utils.losses import CaCLCriterion  # noqa: E402
+from utils.losses import CaCLCriterion, LossConfig  # noqa: E402
 from utils.losses.contrastive import branch_rows  # noqa: E402
-from utils.losses.criterion import ARG_NAMES  # noqa: E402
 from utils.losses.diagnostics import branch_diagnostics  # noqa: E402
 
 BRANCHES = ("T", "A")
@@ -69,8 +69,8 @@ def run_criterion(state: dict[str, Any]) -> CaCLCriterion:
     """The training run's criterion settings (defaults where the checkpoint lacks them), with both
     contrastive terms on: only their unweighted values are reported."""
     saved = state.get("args") or {}
-    settings = {name: saved[name] for name in ARG_NAMES if saved.get(name) is not None}
-    return CaCLCriterion(**{**settings, "lambda_contrast": 1.0, "lambda_pivot": 1.0})
+    settings = {f.name: saved[f.name] for f in fields(LossConfig) if saved.get(f.name) is not None}
+    return CaCLCriterion(LossConfig(**{**settings, "lambda_contrast": 1.0, "lambda_pivot": 1.0}))
 
 
 @torch.no_grad()
@@ -124,8 +124,9 @@ def diagnose(args: argparse.Namespace) -> dict[str, Any]:
     state = load_checkpoint(args.ckpt)
     model, criterion = load_with_heads(args.ckpt, state, device), run_criterion(state)
     torch.manual_seed(args.seed)
-    loader = DataLoader(build_dataset(args, args.split), batch_size=args.test_batch_size or args.batch_size,
-                        shuffle=True, num_workers=args.workers,
+    data = DataConfig.from_flags(vars(args))
+    loader = DataLoader(build_dataset(data, args.split), batch_size=data.eval_batch_size,
+                        shuffle=True, num_workers=data.workers,
                         generator=torch.Generator().manual_seed(args.seed))
     batches, shape = [], None
     for batch in loader:

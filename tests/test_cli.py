@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.args import build_parser, parse_args, parse_gpu_ids
+from engine.args import build_parser, parse_config, parse_gpu_ids
 from utils.errors import UserError
 from utils.losses import CaCLCriterion
 
@@ -53,49 +53,51 @@ def _help_entries(text: str) -> dict[str, str]:
 
 
 def test_switches_are_off_by_default_and_on_when_given() -> None:
-    defaults = parse_args([])
-    assert not any(getattr(defaults, name) for name in SWITCHES if name not in ("ft", "amp", "channels_last"))
-    assert defaults.amp and defaults.channels_last  # the fast CPU default; --no-amp/--no-channels-last
-    assert not any(vars(parse_args(["--no-amp", "--no-channels-last"]))[k] for k in ("amp", "channels_last"))
+    defaults = parse_config([]).to_flags()
+    assert not any(defaults[name] for name in SWITCHES if name not in ("ft", "amp", "channels_last"))
+    assert defaults["amp"] and defaults["channels_last"]  # the fast CPU default; --no-amp/--no-channels-last
+    run = parse_config(["--no-amp", "--no-channels-last"]).run
+    assert not run.amp and not run.channels_last
     given = build_parser().parse_args(["--sync-bn", "--freeze-bn", "--nesterov", "--no-cuda", "--no-val",
                                        "--amp", "--channels-last", "--resume", "x.pth.tar", "--ft"])
-    assert all(getattr(given, name) for name in SWITCHES)  # parsed only: parse_args rejects this mix
-    assert parse_args(["--channels-last", "--no-channels-last"]).channels_last is False
+    assert all(getattr(given, name) for name in SWITCHES)  # parsed only: train_config rejects this mix
+    assert parse_config(["--channels-last", "--no-channels-last"]).run.channels_last is False
 
 
 @pytest.mark.parametrize("flag", ["--sync-bn", "--freeze-bn", "--amp", "--nesterov"])
 def test_a_switch_takes_no_value(flag: str, capsys: pytest.CaptureFixture) -> None:
     """``--sync-bn False`` must not silently mean True (the ``type=bool`` trap)."""
     with pytest.raises(SystemExit) as error:
-        parse_args([flag, "False"])
+        parse_config([flag, "False"])
     assert error.value.code == 2
     assert "unrecognized arguments: False" in capsys.readouterr().err
 
 
 def test_derived_defaults_and_checks() -> None:
-    args = parse_args(["--backbone", "resnet", "--batch-size", "6"])
-    assert args.checkname == "cacl-resnet" and args.batch_size == 6
-    assert parse_args(["--start-epoch", "3"]).start_epoch == 3
-    assert parse_gpu_ids("0, 2") == [0, 2] and parse_gpu_ids(None) == []
+    config = parse_config(["--backbone", "resnet", "--batch-size", "6", "--gpu-ids", "0"])
+    assert config.run.checkname == "cacl-resnet" and config.data.batch_size == 6
+    assert config.run.gpu_ids == (0,)
+    assert parse_config(["--start-epoch", "3"]).optim.start_epoch == 3
+    assert parse_gpu_ids("0, 2") == (0, 2) and parse_gpu_ids(None) == ()
     with pytest.raises(UserError, match="--gpu-ids"):
         parse_gpu_ids("0,a")
-    with pytest.raises(UserError, match="--ft needs --resume"):
-        parse_args(["--ft"])
-    with pytest.raises(UserError, match="--epochs"):
-        parse_args(["--epochs", "0"])
-    with pytest.raises(UserError, match="--freeze-bn and --sync-bn exclude each other"):
-        parse_args(["--freeze-bn", "--sync-bn"])
-    assert parse_args(["--freeze-bn"]).freeze_bn and parse_args(["--sync-bn"]).sync_bn
+    with pytest.raises(UserError, match="^ft needs resume"):
+        parse_config(["--ft"])
+    with pytest.raises(UserError, match="^epochs must be >= 1, got 0$"):
+        parse_config(["--epochs", "0"])
+    with pytest.raises(UserError, match="^freeze_bn and sync_bn exclude each other"):
+        parse_config(["--freeze-bn", "--sync-bn"])
+    assert parse_config(["--freeze-bn"]).model.freeze_bn and parse_config(["--sync-bn"]).model.sync_bn
 
 
 def test_loss_flags_build_the_criterion_with_the_methods_defaults() -> None:
-    criterion = CaCLCriterion.from_args(parse_args(["--loss-type", "bce"]))
+    criterion = CaCLCriterion(parse_config(["--loss-type", "bce"]).loss)
     reference = CaCLCriterion()
     assert criterion.weights == reference.weights
     assert (criterion.temperature, criterion.num_anchors, criterion.contour_patches) == (
         reference.temperature, reference.num_anchors, reference.contour_patches)
-    without_contrast = parse_args(["--lambda-contrast", "0", "--lambda-pivot", "0"])
-    assert CaCLCriterion.from_args(without_contrast).needs_embeddings is False
+    without_contrast = parse_config(["--lambda-contrast", "0", "--lambda-pivot", "0"])
+    assert CaCLCriterion(without_contrast.loss).needs_embeddings is False
 
 
 def _script(script: str, ngpus: str, python: str, *extra: str) -> subprocess.CompletedProcess:

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from utils.losses import CaCLCriterion
+from utils.losses import CaCLCriterion, LossConfig
 from utils.losses.contrastive import contour_contrastive, embedding_collapse, pivot_consistency, supcon_loss
 from utils.losses.patches import patch_labels
 from utils.losses.sampling import class_quotas, sample_branch
@@ -104,8 +104,9 @@ def test_criterion_matches_naive_reference(dtype: torch.dtype, tol: float) -> No
     mask, raw_t, raw_a = _tiny_case(dtype)
     outputs = {"mask": torch.zeros(mask.shape, dtype=dtype), "embed_t": F.normalize(raw_t, dim=1),
                "embed_a": F.normalize(raw_a, dim=1)}
-    result = CaCLCriterion(lambda_contour=0, lambda_contrast=0.3, lambda_pivot=0.7, temperature=0.2,
-                           num_anchors=64)(outputs, mask)
+    config = LossConfig(lambda_contour=0, lambda_contrast=0.3, lambda_pivot=0.7, temperature=0.2,
+                        num_anchors=64)
+    result = CaCLCriterion(config)(outputs, mask)
     got = torch.autograd.grad(result["total"], (raw_t, raw_a))
 
     ref_t, ref_a = raw_t.detach().double().requires_grad_(), raw_a.detach().double().requires_grad_()
@@ -122,8 +123,9 @@ def test_dropped_contour_patches_match_naive_reference() -> None:
     mask, raw_t, raw_a = _tiny_case(torch.float64)
     e_t, e_a = F.normalize(raw_t, dim=1), F.normalize(raw_a, dim=1)
     outputs = {"mask": torch.zeros(mask.shape, dtype=torch.float64), "embed_t": e_t, "embed_a": e_a}
-    result = CaCLCriterion(lambda_contour=0, lambda_contrast=1, lambda_pivot=1, temperature=0.2,
-                           num_anchors=64, contour_patches="drop")(outputs, mask)
+    config = LossConfig(lambda_contour=0, lambda_contrast=1, lambda_pivot=1, temperature=0.2, num_anchors=64,
+                        contour_patches="drop")
+    result = CaCLCriterion(config)(outputs, mask)
     ncl, pc = naive_terms(e_t, e_a, mask, 0.2, drop_contour=True)
     assert result["loss_contrast"].item() == pytest.approx(ncl.item(), rel=1e-10)
     assert result["loss_pivot"].item() == pytest.approx(pc.item(), rel=1e-10)
@@ -136,8 +138,9 @@ def test_image_scope_averages_the_naive_reference_over_images() -> None:
     mask[1, :, :4, :4] = 1  # ...unless it has a corner region: 1 tampered cell, 11 authentic
     e_t, e_a = F.normalize(raw_t, dim=1), F.normalize(raw_a, dim=1)
     outputs = {"mask": torch.zeros(mask.shape, dtype=torch.float64), "embed_t": e_t, "embed_a": e_a}
-    result = CaCLCriterion(lambda_contour=0, lambda_contrast=1, lambda_pivot=1, temperature=0.2,
-                           num_anchors=64, contrast_scope="image")(outputs, mask)
+    config = LossConfig(lambda_contour=0, lambda_contrast=1, lambda_pivot=1, temperature=0.2, num_anchors=64,
+                        contrast_scope="image")
+    result = CaCLCriterion(config)(outputs, mask)
     # image 1 has a single tampered patch, so only image 0 defines L_ncl; both define L_pc
     ncl_0, pc_0 = naive_terms(e_t[:1], e_a[:1], mask[:1], 0.2)
     _, pc_1 = naive_terms(e_t[1:], e_a[1:], mask[1:], 0.2, contrast=False)

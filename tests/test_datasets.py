@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from dataloaders import add_data_args, build_dataset, make_data_loader, write_split_lists
+from dataloaders import DataConfig, add_data_args, build_dataset, make_data_loader, write_split_lists
 from dataloaders.audit import audit_records
 from dataloaders.datasets import DATASETS
 from dataloaders.mask_formats import columbia_region
@@ -23,8 +24,10 @@ FIXTURES = SHARED / "fixtures" / "iml_samples"
 CASIA1_FULL = SHARED / "datasets" / "CASIA1"
 
 
-def _args(*flags: str) -> argparse.Namespace:
-    return add_data_args(argparse.ArgumentParser()).parse_args(["--workers", "0", *flags])
+def _args(*flags: str) -> DataConfig:
+    """The data settings of these data flags (as train.py builds them)."""
+    parsed = add_data_args(argparse.ArgumentParser()).parse_args(["--workers", "0", *flags])
+    return DataConfig.from_flags(vars(parsed))
 
 
 def _need(path: Path) -> None:
@@ -266,8 +269,7 @@ def test_distributed_train_shuffle_follows_the_run_seed(tmp_path):
                  "--test-fraction", "0", "--batch-size", "1")
     dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
     try:
-        args.seed = 5
-        sampler = make_data_loader(args, "train", distributed=True).sampler
+        sampler = make_data_loader(replace(args, seed=5), "train", distributed=True).sampler
     finally:
         dist.destroy_process_group()
     assert sampler.seed == 5 and sorted(sampler) == [0, 1, 2]

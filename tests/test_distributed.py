@@ -97,7 +97,7 @@ def _train(rank: int, world: int) -> dict[str, torch.Tensor]:
     from engine.optim import WarmupLR, build_optimizer
     from engine.state import TrainerConfig
     from engine.trainer import Trainer
-    from utils.losses import CaCLCriterion
+    from utils.losses import CaCLCriterion, LossConfig
 
     torch.manual_seed(0)
     model = freeze_bn(build_model("mobilenet", 16, with_projection=False))
@@ -108,7 +108,7 @@ def _train(rank: int, world: int) -> dict[str, torch.Tensor]:
     scheduler = WarmupLR(optimizer, "poly", 0.01, total_iters=ITERATIONS)
     if world > 1:
         model = DistributedDataParallel(model, find_unused_parameters=True)
-    criterion = CaCLCriterion(loss_type="bce", lambda_contrast=0.0, lambda_pivot=0.0)
+    criterion = CaCLCriterion(LossConfig(loss_type="bce", lambda_contrast=0.0, lambda_pivot=0.0))
     trainer = Trainer(model, criterion, optimizer, scheduler, [], TrainerConfig(epochs=1),
                       torch.device("cpu"), dist_info=DistInfo(rank, rank, world))
     images, masks = _data()

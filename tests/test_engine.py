@@ -183,8 +183,8 @@ class _NaNOnCalls:
 
 
 def _inject_nan(monkeypatch: pytest.MonkeyPatch, calls: set[int]) -> None:
-    build = train.CaCLCriterion.from_args
-    monkeypatch.setattr(train.CaCLCriterion, "from_args", lambda args: _NaNOnCalls(build(args), calls))
+    build = train.CaCLCriterion
+    monkeypatch.setattr(train, "CaCLCriterion", lambda config: _NaNOnCalls(build(config), calls))
 
 
 def _finite(state_dict: dict[str, torch.Tensor]) -> bool:

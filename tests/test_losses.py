@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,10 +13,9 @@ import torch
 from modeling import build_model
 from utils.contour import CONTOUR_WIDTH
 from utils.errors import UserError
-from utils.losses import MASK_LOSSES, CaCLCriterion
+from utils.losses import MASK_LOSSES, CaCLCriterion, LossConfig
 from utils.losses.contour_bce import contour_bce
 from utils.losses.contrastive import contour_contrastive
-from utils.losses.criterion import ARG_NAMES
 from utils.losses.mask import bce_loss, dice_loss, focal_loss
 from utils.losses.patches import AUTHENTIC, CONTOUR, IGNORED, TAMPERED, patch_labels
 from utils.losses.sampling import sample_patches, sample_patches_per_image
@@ -145,7 +144,7 @@ def _edge_masks() -> dict[str, torch.Tensor]:
 def test_edge_cases_are_finite(case: str) -> None:
     mask = _edge_masks()[case]
     leaves = _outputs(mask)
-    result = CaCLCriterion(num_anchors=64, hard_ratio=0.25)(_normalised(leaves), mask)
+    result = CaCLCriterion(LossConfig(num_anchors=64, hard_ratio=0.25))(_normalised(leaves), mask)
     result["total"].backward()
     assert all(torch.isfinite(v).all() for v in result.values())
     assert all(torch.isfinite(t.grad).all() for t in leaves.values())
@@ -160,17 +159,17 @@ def test_edge_cases_are_finite(case: str) -> None:
 
 def test_zero_weights_skip_terms() -> None:
     mask = _edge_masks()["mixed"]
-    criterion = CaCLCriterion(lambda_contour=0, lambda_contrast=0, lambda_pivot=0)
+    criterion = CaCLCriterion(LossConfig(lambda_contour=0, lambda_contrast=0, lambda_pivot=0))
     assert not criterion.needs_embeddings
     result = criterion({"mask": _outputs(mask)["mask"]}, mask)  # no contour or embedding outputs needed
     assert set(result) == {"total", "loss_mask"}
-    only_pivot = CaCLCriterion(lambda_contrast=0)(_normalised(_outputs(mask)), mask)
+    only_pivot = CaCLCriterion(LossConfig(lambda_contrast=0))(_normalised(_outputs(mask)), mask)
     assert "loss_contrast" not in only_pivot and "loss_pivot" in only_pivot and "loss_contour" in only_pivot
 
 
 def test_total_is_the_weighted_sum() -> None:
     mask = _edge_masks()["mixed"]
-    result = CaCLCriterion(lambda_contour=0.5, lambda_contrast=0.25, lambda_pivot=2.0)(
+    result = CaCLCriterion(LossConfig(lambda_contour=0.5, lambda_contrast=0.25, lambda_pivot=2.0))(
         _normalised(_outputs(mask)), mask)
     expected = (result["loss_mask"] + 0.5 * result["loss_contour"] + 0.25 * result["loss_contrast"]
                 + 2.0 * result["loss_pivot"])
@@ -180,7 +179,7 @@ def test_total_is_the_weighted_sum() -> None:
 
 def test_deterministic_under_seed() -> None:
     mask = _edge_masks()["mixed"]
-    criterion = CaCLCriterion(num_anchors=16, hard_ratio=0.5)
+    criterion = CaCLCriterion(LossConfig(num_anchors=16, hard_ratio=0.5))
     outputs = _normalised(_outputs(mask))
     runs = []
     for seed in (1, 1, 2):
@@ -192,7 +191,7 @@ def test_deterministic_under_seed() -> None:
 def test_contrastive_terms_in_float32_under_autocast() -> None:
     mask = _edge_masks()["mixed"]
     outputs = {k: v.detach().to(torch.bfloat16) for k, v in _normalised(_outputs(mask)).items()}
-    criterion = CaCLCriterion(num_anchors=1024)  # covers every patch: no sampling noise
+    criterion = CaCLCriterion(LossConfig(num_anchors=1024))  # covers every patch: no sampling noise
     reference = criterion({k: v.float() for k, v in outputs.items()}, mask)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         result = criterion(outputs, mask)
@@ -201,34 +200,33 @@ def test_contrastive_terms_in_float32_under_autocast() -> None:
         assert result[name].item() == pytest.approx(reference[name].item(), rel=1e-5)
 
 
-def test_from_args_and_bad_flags() -> None:
-    defaults = dict(loss_type="focal", lambda_contour=0.2, lambda_contrast=0.1, lambda_pivot=0.1,
-                    temperature=0.1, contour_width=2, contour_patches="band", num_anchors=256,
-                    hard_ratio=0.1, pos_weight=2.0, contrast_scope="image")
-    assert set(defaults) == set(ARG_NAMES)
-    criterion = CaCLCriterion.from_args(SimpleNamespace(**defaults))
+def test_criterion_from_a_config_and_bad_settings() -> None:
+    config = LossConfig(loss_type="focal", lambda_contour=0.2, lambda_contrast=0.1, lambda_pivot=0.1,
+                        temperature=0.1, contour_width=2, contour_patches="band", num_anchors=256,
+                        hard_ratio=0.1, pos_weight=2.0, contrast_scope="image")
+    criterion = CaCLCriterion(config)
     assert criterion.mask_loss is MASK_LOSSES.get("focal") and criterion.contour_patches == "band"
     assert not hasattr(criterion, "loss_type")  # read once, to pick the mask loss
     assert criterion.contrast_scope == "image"
     for bad in ({"loss_type": "dise"}, {"temperature": 0}, {"hard_ratio": 1.5}, {"contour_patches": "x"},
                 {"lambda_pivot": -1}, {"num_anchors": 2}, {"pos_weight": 0}, {"contrast_scope": "pair"}):
-        with pytest.raises(UserError):
-            CaCLCriterion.from_args(SimpleNamespace(**{**defaults, **bad}))
+        with pytest.raises(UserError, match=f"^{next(iter(bad))} "):
+            dataclasses.replace(config, **bad)
     with pytest.raises(UserError, match="projection"):
         CaCLCriterion()({"mask": torch.zeros(1, 1, 8, 8), "contour": torch.zeros(1, 1, 8, 8)},
                         torch.zeros(1, 1, 8, 8))
 
 
 def test_each_loss_default_is_defined_once() -> None:
-    """temperature, num_anchors and hard_ratio default in CaCLCriterion only (the contrastive functions take
+    """temperature, num_anchors and hard_ratio default in LossConfig only (the contrastive functions take
     them from it); the contour band's width defaults to utils.contour's constant."""
     for function, names in ((contour_contrastive, ("temperature", "num_anchors", "hard_ratio")),
                             (sample_patches, ("num_anchors", "hard_ratio")),
                             (sample_patches_per_image, ("num_anchors", "hard_ratio"))):
         for name in names:
             assert inspect.signature(function).parameters[name].default is inspect.Parameter.empty, name
-    for function in (CaCLCriterion, patch_labels):
-        assert inspect.signature(function).parameters["contour_width"].default is CONTOUR_WIDTH
+    assert LossConfig.contour_width is CONTOUR_WIDTH
+    assert inspect.signature(patch_labels).parameters["contour_width"].default is CONTOUR_WIDTH
 
 
 def test_contrastive_memory_does_not_grow_with_area() -> None:
@@ -238,7 +236,7 @@ def test_contrastive_memory_does_not_grow_with_area() -> None:
     embed = torch.nn.functional.normalize(torch.randn(1, 4, 512, 512), dim=1)
     outputs = {"mask": torch.zeros_like(mask), "contour": torch.zeros_like(mask), "embed_t": embed,
                "embed_a": embed}
-    result = CaCLCriterion(num_anchors=64, lambda_contour=0)(outputs, mask)
+    result = CaCLCriterion(LossConfig(num_anchors=64, lambda_contour=0))(outputs, mask)
     assert result["n_branches"].item() == 2
     assert result["n_tampered"] + result["n_authentic"] + result["n_contour"] <= 128
 
@@ -254,7 +252,7 @@ def test_sampled_projection_equals_the_dense_path(options: dict) -> None:
     images = torch.randn(2, 3, 64, 64, dtype=torch.float64)
     masks = torch.zeros(2, 1, 64, 64, dtype=torch.float64)
     masks[0, :, 10:41, 12:50], masks[1, :, 30:60, :21] = 1, 1
-    criterion = CaCLCriterion(num_anchors=64, **options)  # 64 of 512 patches: a real sample
+    criterion = CaCLCriterion(LossConfig(num_anchors=64, **options))  # 64 of 512 patches: a real sample
     torch.manual_seed(1)
     dense = criterion(dense_model(images), masks)
     torch.manual_seed(1)

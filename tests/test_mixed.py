@@ -6,7 +6,7 @@ import argparse
 import numpy as np
 from PIL import Image
 
-from dataloaders import add_data_args, make_data_loader
+from dataloaders import DataConfig, add_data_args, make_data_loader
 from dataloaders.mixed import MixedDataset, mixed_length
 
 
@@ -20,10 +20,11 @@ def _tree(root, count: int = 4) -> None:
         Image.fromarray(region).save(root / "Gt" / f"t{index}.png")
 
 
-def _args(root, *flags: str) -> argparse.Namespace:
-    return add_data_args(argparse.ArgumentParser()).parse_args(
+def _args(root, *flags: str) -> DataConfig:
+    parsed = add_data_args(argparse.ArgumentParser()).parse_args(
         ["--workers", "0", "--dataset", "folder", "--data-root", str(root), "--val-fraction", "0",
          "--test-fraction", "0", "--crop-size", "32", "--batch-size", "2", *flags])
+    return DataConfig.from_flags(vars(parsed))
 
 
 def test_mixed_length_rounds_and_keeps_at_least_one() -> None:
@@ -32,7 +33,7 @@ def test_mixed_length_rounds_and_keeps_at_least_one() -> None:
 
 def test_train_split_gets_the_synthetic_share_and_batches_collate(tmp_path) -> None:
     _tree(tmp_path)
-    loader = make_data_loader(_args(tmp_path), "train", mix_synthetic=0.5)
+    loader = make_data_loader(_args(tmp_path, "--mix-synthetic", "0.5"), "train")
     assert isinstance(loader.dataset, MixedDataset)
     assert (len(loader.dataset.real), len(loader.dataset.synthetic)) == (4, 2)
     names = [name for batch in loader for name in batch["name"]]
@@ -46,5 +47,5 @@ def test_train_split_gets_the_synthetic_share_and_batches_collate(tmp_path) -> N
 def test_without_a_ratio_and_for_evaluation_nothing_is_mixed(tmp_path) -> None:
     _tree(tmp_path)
     assert not isinstance(make_data_loader(_args(tmp_path), "train").dataset, MixedDataset)
-    args = _args(tmp_path, "--test-fraction", "1")
-    assert not isinstance(make_data_loader(args, "test", mix_synthetic=1.0).dataset, MixedDataset)
+    args = _args(tmp_path, "--test-fraction", "1", "--mix-synthetic", "1")
+    assert not isinstance(make_data_loader(args, "test").dataset, MixedDataset)

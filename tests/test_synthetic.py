@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dataloaders import add_data_args, build_dataset, make_data_loader
+from dataloaders import DataConfig, add_data_args, build_dataset, make_data_loader
 from dataloaders.datasets import DATASETS
 from dataloaders.synthetic.photos import PhotoPool, bundled_sources, random_view
 from dataloaders.synthetic.shapes import AREA_RANGE, SHAPES, random_region
@@ -137,9 +137,10 @@ def test_shard_sampler_covers_every_index_once_without_padding():
     assert sorted(sum(shards, [])) == list(range(7)) and [len(s) for s in shards] == [3, 2, 2]
 
 
-def _args(*flags: str) -> argparse.Namespace:
+def _args(*flags: str) -> DataConfig:
     parser = add_data_args(argparse.ArgumentParser())
-    return parser.parse_args(["--workers", "0", "--crop-size", str(SIZE), *flags])
+    parsed = parser.parse_args(["--workers", "0", "--crop-size", str(SIZE), *flags])
+    return DataConfig.from_flags(vars(parsed))
 
 
 def test_default_loader_is_synthetic():
@@ -148,6 +149,17 @@ def test_default_loader_is_synthetic():
     assert batch["image"].shape == (4, 3, SIZE, SIZE) and batch["mask"].shape == (4, 1, SIZE, SIZE)
     assert batch["label"].tolist() == [1, 1, 1, 1] and batch["size"].tolist() == [[SIZE, SIZE]] * 4
     assert isinstance(loader.sampler, EpochSampler)
+
+
+def test_synthetic_eval_length_does_not_depend_on_the_batch_size():
+    """val/test hold round(synthetic_size x fraction) images, at least one, whatever the batch sizes."""
+    batch_flags = (("--batch-size", "1"), ("--batch-size", "8"), ("--batch-size", "64"),
+                   ("--test-batch-size", "32"))
+    for flags in batch_flags:
+        config = _args("--synthetic-size", "48", *flags)
+        assert (len(build_dataset(config, "val")), len(build_dataset(config, "test"))) == (5, 5), flags
+    assert len(build_dataset(_args("--synthetic-size", "4"), "val")) == 1
+    assert len(build_dataset(_args(), "val")) == 100  # the default 1000 x 0.1
 
 
 def test_source_folder_photos_are_split_between_splits(tmp_path):

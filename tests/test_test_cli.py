@@ -209,9 +209,9 @@ def _bad_inputs(data: Path, tmp: Path) -> dict[str, tuple[list[str], str]]:
         "foreign ckpt": (["--in-path", str(data / "set"), "--ckpt", str(foreign)], "not a CaCL-Net checkpoint"),
         "other architecture": (["--in-path", str(data / "set"), "--ckpt", str(other)], "do not fit"),
         "bad robust list": (["--in-path", str(data / "set"), "--ckpt", ckpt, "--robust", "jpg:5"], "did you mean"),
-        "zero tile": (["--in-path", str(data / "set"), "--ckpt", ckpt, "--tile", "0"], "--tile 0: must be"),
+        "zero tile": (["--in-path", str(data / "set"), "--ckpt", ckpt, "--tile", "0"], "tile must be >= 1"),
         "negative resize": (["--in-path", str(data / "set"), "--ckpt", ckpt, "--resize", "-1"],
-                            "--resize -1"),
+                            "resize must be >= 0"),
         "no CUDA": (["--in-path", str(data / "set"), "--ckpt", ckpt, "--device", "cuda"],
                     "CUDA is not available"),
     }

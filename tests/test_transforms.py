@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-from dataloaders import add_data_args
+from dataloaders import DataConfig, add_data_args
 from dataloaders.transforms.joint import (RandomHorizontalFlip, RandomScaleCrop, Resize, resize_mask,
                                           to_tensors)
 from dataloaders.transforms.normalize import IMAGENET_MEAN, IMAGENET_STD
@@ -64,15 +65,17 @@ def test_to_tensors_normalises_with_the_shared_constants():
 
 
 def test_presets_from_flags():
-    args = add_data_args(argparse.ArgumentParser()).parse_args(["--crop-size", "32", "--base-size", "40",
-                                                                "--degrade-prob", "1"])
+    flags = add_data_args(argparse.ArgumentParser()).parse_args(["--crop-size", "32", "--base-size", "40",
+                                                                 "--degrade-prob", "1"])
+    config = DataConfig.from_flags(vars(flags))
     image, mask = _blocks()
-    out_img, out_mask = train_transform(args)(image, mask, np.random.default_rng(0))
+    train = train_transform(config.transforms, config.crop_size)
+    out_img, out_mask = train(image, mask, np.random.default_rng(0))
     assert out_img.size == (32, 32) and out_mask.shape == (32, 32)
-    out_img, out_mask = eval_transform(args)(image, mask, np.random.default_rng(0))
+    out_img, out_mask = eval_transform(config.transforms)(image, mask, np.random.default_rng(0))
     assert out_img.size == (40, 40) and _agreement(out_img, out_mask) > 0.97
-    args.base_size = 0
-    assert eval_transform(args)(image, mask, np.random.default_rng(0))[0].size == image.size
+    original = replace(config.transforms, base_size=0)
+    assert eval_transform(original)(image, mask, np.random.default_rng(0))[0].size == image.size
 
 
 def _texture() -> np.ndarray:

@@ -1,10 +1,14 @@
 """The device a process runs on and its mixed-precision dtype, shared by training, test.py and the demo."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 
 from utils.dist import DistInfo
 from utils.errors import UserError
+
+AMP_DEFAULT = True  # mixed precision unless --no-amp, in train.py and test.py alike
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype:
@@ -13,7 +17,7 @@ def autocast_dtype(device: torch.device) -> torch.dtype:
     return torch.float16 if device.type == "cuda" else torch.bfloat16
 
 
-def resolve_device(requested: str, no_cuda: bool, gpu_ids: list[int], info: DistInfo) -> torch.device:
+def resolve_device(requested: str, no_cuda: bool, gpu_ids: Sequence[int], info: DistInfo) -> torch.device:
     """The device this process trains on.
 
     ``auto`` picks CUDA when it is available and ``--no-cuda`` is not set, else the CPU. A CUDA device

@@ -17,6 +17,12 @@ class CheckpointError(UserError):
     """A checkpoint file is missing, corrupt, or of another architecture."""
 
 
+def require(ok: bool, message: str) -> None:
+    """Raise a :class:`UserError` with ``message`` unless ``ok`` (the one-line checks of the configs)."""
+    if not ok:
+        raise UserError(message)
+
+
 def message_of(error: Exception) -> str:
     """``error``'s message. A DataLoader worker's exception reaches the main process re-raised by torch
     with the worker's whole traceback as its message ("Caught DataError in DataLoader worker process 0.

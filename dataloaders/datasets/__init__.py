@@ -1,4 +1,4 @@
-"""Dataset registry: ``DATASETS.get(name)(root, args) -> list[Record]`` for every supported layout.
+"""Dataset registry: ``DATASETS.get(name)(root, config) -> list[Record]`` for every supported layout.
 
 Importing this package registers ``casia1``, ``casia2``, ``nist16``, ``coverage``, ``columbia``,
 ``folder``, ``list`` and ``synthetic``.

@@ -17,9 +17,9 @@ and mask is printed with the reason. Splits keep images that share a source phot
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from dataloaders.config import DataConfig
 from dataloaders.datasets.common import list_images, read_name_corrections, report_unmatched
 from dataloaders.datasets.registry import DATASETS
 from dataloaders.io import image_size
@@ -117,7 +117,7 @@ def casia_records(root: Path, tampered: list[Path], mask_dirs: list[Path], corre
 
 
 @DATASETS.register("casia1")
-def list_casia1(root: str, args: argparse.Namespace | None = None) -> list[Record]:
+def list_casia1(root: str, config: DataConfig = DataConfig()) -> list[Record]:
     """CASIA v1.0: ``Tp/CM``, ``Tp/Sp``, ``Au``, masks under ``Gt`` (see module doc)."""
     base = Path(root)
     tampered = list_images(base / "Tp" / "CM") + list_images(base / "Tp" / "Sp")
@@ -125,7 +125,7 @@ def list_casia1(root: str, args: argparse.Namespace | None = None) -> list[Recor
 
 
 @DATASETS.register("casia2")
-def list_casia2(root: str, args: argparse.Namespace | None = None) -> list[Record]:
+def list_casia2(root: str, config: DataConfig = DataConfig()) -> list[Record]:
     """CASIA v2.0: ``Tp``, ``Au``, masks in ``Gt`` or ``CASIA 2 Groundtruth`` (see module doc)."""
     base = Path(root)
     mask_dirs = [base / "Gt", base / "GT", base / "CASIA 2 Groundtruth"]

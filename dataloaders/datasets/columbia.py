@@ -10,9 +10,9 @@ tampered = green channel >= 128 and red channel < 128; see :mod:`dataloaders.mas
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from dataloaders.config import DataConfig
 from dataloaders.datasets.common import list_images, report_unmatched
 from dataloaders.datasets.registry import DATASETS
 from dataloaders.records import Record
@@ -22,7 +22,7 @@ MASK_SUFFIX = "_edgemask"
 
 
 @DATASETS.register("columbia")
-def list_columbia(root: str, args: argparse.Namespace | None = None) -> list[Record]:
+def list_columbia(root: str, config: DataConfig = DataConfig()) -> list[Record]:
     """Spliced images paired with ``edgemask/<stem>_edgemask.*``, then ``4cam_auth`` images."""
     base = Path(root)
     spliced = list_images(base / "4cam_splc")

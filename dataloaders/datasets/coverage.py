@@ -8,10 +8,10 @@ Nine upstream masks are not the size of their image; they are handled by ``--mas
 """
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
+from dataloaders.config import DataConfig
 from dataloaders.datasets.common import list_images, report_unmatched
 from dataloaders.datasets.registry import DATASETS
 from dataloaders.records import Record
@@ -26,7 +26,7 @@ def _number(path: Path) -> int:
 
 
 @DATASETS.register("coverage")
-def list_coverage(root: str, args: argparse.Namespace | None = None) -> list[Record]:
+def list_coverage(root: str, config: DataConfig = DataConfig()) -> list[Record]:
     """Tampered ``<N>t`` with ``mask/<N>forged``, then authentic ``<N>``; images without a mask are listed."""
     base = Path(root)
     images = sorted(list_images(base / "image"), key=_number)

@@ -13,11 +13,11 @@ Relative paths are taken from ``--data-root`` when given, else from the list fil
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Sequence
 
+from dataloaders.config import DataConfig
 from dataloaders.datasets.common import list_images, report_unmatched
 from dataloaders.datasets.registry import DATASETS
 from dataloaders.records import Record
@@ -37,7 +37,7 @@ def match_masks(images: Sequence[Path], gt_dir: Path) -> list[str | None]:
 
 
 @DATASETS.register("folder")
-def list_folder(root: str, args: argparse.Namespace | None = None) -> list[Record]:
+def list_folder(root: str, config: DataConfig = DataConfig()) -> list[Record]:
     """``Tp`` images matched to ``Gt`` masks by stem (with or without ``_gt``/``_mask``), plus ``Au``."""
     base = Path(root)
     tampered = list_images(base / "Tp")
@@ -102,9 +102,9 @@ def read_pair_list(path: str | Path, base: str | Path | None = None) -> list[Rec
 
 
 @DATASETS.register("list")
-def list_file(root: str, args: argparse.Namespace | None = None) -> list[Record]:
+def list_file(root: str, config: DataConfig = DataConfig()) -> list[Record]:
     """Records from ``--list FILE`` (``root``, when set, is the base of relative paths)."""
-    pair_list = getattr(args, "list", None)
+    pair_list = config.pair_list
     if not pair_list:
         raise UserError("--dataset list needs --list FILE (text 'image mask' lines or a JSON pair list)")
     return read_pair_list(pair_list, root or None)

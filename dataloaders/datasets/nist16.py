@@ -12,10 +12,10 @@ authentic), e.g. the common 404/160 train/test split; masks are still read inver
 """
 from __future__ import annotations
 
-import argparse
 import csv
 from pathlib import Path
 
+from dataloaders.config import DataConfig
 from dataloaders.datasets.common import report_unmatched
 from dataloaders.datasets.folder import read_pair_list
 from dataloaders.datasets.registry import DATASETS
@@ -54,10 +54,10 @@ def read_reference(csv_path: Path, base: Path) -> list[Record]:
 
 
 @DATASETS.register("nist16")
-def list_nist16(root: str, args: argparse.Namespace | None = None) -> list[Record]:
+def list_nist16(root: str, config: DataConfig = DataConfig()) -> list[Record]:
     """NC2016 pairs from the reference CSV, or from ``--list`` when given (masks inverted)."""
     base = Path(root)
-    pair_list = getattr(args, "list", None)
+    pair_list = config.pair_list
     if pair_list:
         return [Record(r.image, r.mask, invert=r.mask is not None) for r in read_pair_list(pair_list, base)]
     return read_reference(base / REFERENCE, base)

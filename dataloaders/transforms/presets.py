@@ -1,8 +1,7 @@
-"""The train and evaluation transform pipelines, built from the data flags."""
+"""The train and evaluation transform pipelines, built from a :class:`TransformConfig`."""
 from __future__ import annotations
 
-import argparse
-
+from dataloaders.config import TransformConfig
 from dataloaders.transforms.joint import (
     ColorJitter,
     Compose,
@@ -14,25 +13,25 @@ from dataloaders.transforms.joint import (
 )
 
 
-def train_transform(args: argparse.Namespace) -> Compose:
-    """Random scale + crop/pad to ``--crop-size``, optional flip, colour jitter and degradations."""
-    steps: list[JointTransform] = [RandomScaleCrop(args.crop_size, (args.min_scale, args.max_scale))]
-    if args.hflip:
+def train_transform(config: TransformConfig, crop_size: int) -> Compose:
+    """Random scale + crop/pad to ``crop_size``, optional flip, colour jitter and degradations."""
+    steps: list[JointTransform] = [RandomScaleCrop(crop_size, (config.min_scale, config.max_scale))]
+    if config.hflip:
         steps.append(RandomHorizontalFlip())
-    if args.color_jitter > 0:
-        steps.append(ColorJitter(args.color_jitter))
-    if args.degrade_prob > 0:
-        steps.append(RandomDegrade(args.degrade_prob))
+    if config.color_jitter > 0:
+        steps.append(ColorJitter(config.color_jitter))
+    if config.degrade_prob > 0:
+        steps.append(RandomDegrade(config.degrade_prob))
     return Compose(steps)
 
 
-def eval_transform(args: argparse.Namespace) -> Compose:
-    """Resize to ``--base-size`` squared (so batches stack); ``--base-size 0`` keeps the original size."""
-    if args.base_size > 0:
-        return Compose([Resize((args.base_size, args.base_size))])
+def eval_transform(config: TransformConfig) -> Compose:
+    """Resize to ``base_size`` squared (so batches stack); ``base_size`` 0 keeps the original size."""
+    if config.base_size > 0:
+        return Compose([Resize((config.base_size, config.base_size))])
     return Compose([])
 
 
-def transform_for(args: argparse.Namespace, split: str) -> Compose:
-    """The pipeline for ``split``: random for train, deterministic for val/test."""
-    return train_transform(args) if split == "train" else eval_transform(args)
+def transform_for(config: TransformConfig, split: str, crop_size: int) -> Compose:
+    """The pipeline for ``split``: random for train (crops of ``crop_size``), deterministic for val/test."""
+    return train_transform(config, crop_size) if split == "train" else eval_transform(config)

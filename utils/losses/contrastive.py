@@ -93,7 +93,7 @@ def contrastive_terms(z_t: torch.Tensor, z_a: torch.Tensor, sample: PatchSample,
     """``L_ncl`` and ``L_pc`` from the embeddings (n,D) of ``sample``'s rows, pooled over the batch.
 
     ``L_ncl`` averages the branches that are defined and is None when neither is. ``temperature`` has its
-    default in :class:`utils.losses.CaCLCriterion` (the flag's default).
+    default in :class:`utils.losses.LossConfig` (the flag's default).
     """
     terms = ContrastiveTerms(counts=_counts(sample.labels))
     if len(sample.index):
@@ -156,7 +156,7 @@ def contour_contrastive(
     sample (``scope``), gather the sampled rows of both embeddings, then the terms.
 
     ``temperature``, ``num_anchors`` and ``hard_ratio`` have their defaults in
-    :class:`utils.losses.CaCLCriterion` (the flags' defaults).
+    :class:`utils.losses.LossConfig` (the flags' defaults).
     """
     sample_fn, terms_fn = SCOPES[scope]
     sample = sample_fn(labels, mask_logits, num_anchors=num_anchors, hard_ratio=hard_ratio)

@@ -12,74 +12,36 @@ given dense (B,D,h,w) embeddings, the criterion samples and gathers them itself.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import torch
 
-from utils.contour import CONTOUR_WIDTH, contour_band
+from utils.contour import contour_band
 from utils.errors import UserError
+from utils.losses.config import LossConfig
 from utils.losses.contour_bce import contour_bce
-from utils.losses.contrastive import CONTRAST_SCOPES, SCOPES, ContrastiveTerms, contour_contrastive
+from utils.losses.contrastive import SCOPES, ContrastiveTerms, contour_contrastive
 from utils.losses.mask import MASK_LOSSES
-from utils.losses.patches import CONTOUR_MODES, patch_labels
+from utils.losses.patches import patch_labels
 from utils.losses.precision import at_least_float32
 from utils.losses.sampling import PatchSample
 
 PatchSelector = Callable[[torch.Tensor, tuple[int, int]], PatchSample]  # (mask logits, grid) → sample
 
-ARG_NAMES = (
-    "loss_type", "lambda_contour", "lambda_contrast", "lambda_pivot", "temperature", "contour_width",
-    "contour_patches", "num_anchors", "hard_ratio", "pos_weight", "contrast_scope",
-)
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise UserError(message)
-
 
 class CaCLCriterion:
-    """Mask loss + class-balanced contour BCE + non-mutually-exclusive contrastive + pivot consistency.
+    """Mask loss + class-balanced contour BCE + non-mutually-exclusive contrastive + pivot consistency,
+    as set by a :class:`LossConfig` (default: the method's settings)."""
 
-    Defaults follow METHOD.md: BCE mask loss, λ_contour 0.2, λ_contrast 0.1, λ_pivot 0.1, τ 0.1, contour
-    band half-width 2 px, ``mixed`` contour patches, 1024 samples per branch pooled over the batch, no
-    hard mining.
-    """
-
-    def __init__(
-        self,
-        loss_type: str = "bce",
-        lambda_contour: float = 0.2,
-        lambda_contrast: float = 0.1,
-        lambda_pivot: float = 0.1,
-        temperature: float = 0.1,
-        contour_width: int = CONTOUR_WIDTH,
-        contour_patches: str = "mixed",
-        num_anchors: int = 1024,
-        hard_ratio: float = 0.0,
-        pos_weight: Optional[float] = None,
-        contrast_scope: str = "batch",
-    ) -> None:
-        self.mask_loss = MASK_LOSSES.get(loss_type)
-        _check(min(lambda_contour, lambda_contrast, lambda_pivot) >= 0, "loss weights must be >= 0")
-        _check(temperature > 0, f"--temperature must be > 0, got {temperature}")
-        _check(contour_width >= 1, f"--contour-width must be >= 1, got {contour_width}")
-        _check(contour_patches in CONTOUR_MODES, f"--contour-patches must be one of {CONTOUR_MODES}")
-        _check(num_anchors >= 4, f"--num-anchors must be >= 4 (two per class), got {num_anchors}")
-        _check(0 <= hard_ratio <= 1, f"--hard-ratio must be in [0, 1], got {hard_ratio}")
-        _check(contrast_scope in CONTRAST_SCOPES, f"--contrast-scope must be one of {CONTRAST_SCOPES}")
-        self.contrast_scope = contrast_scope
-        _check(pos_weight is None or pos_weight > 0, f"--pos-weight must be > 0, got {pos_weight}")
-        self.pos_weight = pos_weight
-        self.weights = {"loss_contour": lambda_contour, "loss_contrast": lambda_contrast,
-                        "loss_pivot": lambda_pivot}
-        self.temperature, self.contour_width = temperature, contour_width
-        self.contour_patches, self.num_anchors, self.hard_ratio = contour_patches, num_anchors, hard_ratio
-
-    @classmethod
-    def from_args(cls, args: Any) -> "CaCLCriterion":
-        """Build from an argparse namespace with the attributes in :data:`ARG_NAMES`."""
-        return cls(**{name: getattr(args, name) for name in ARG_NAMES})
+    def __init__(self, config: LossConfig = LossConfig()) -> None:
+        self.mask_loss = MASK_LOSSES.get(config.loss_type)
+        self.contrast_scope = config.contrast_scope
+        self.pos_weight = config.pos_weight
+        self.weights = {"loss_contour": config.lambda_contour, "loss_contrast": config.lambda_contrast,
+                        "loss_pivot": config.lambda_pivot}
+        self.temperature, self.contour_width = config.temperature, config.contour_width
+        self.contour_patches, self.num_anchors = config.contour_patches, config.num_anchors
+        self.hard_ratio = config.hard_ratio
 
     @property
     def needs_embeddings(self) -> bool:
@@ -118,7 +80,7 @@ class CaCLCriterion:
         """Both contrastive terms in float32, on the model's sampled rows or on dense embeddings."""
         if "embed_t" not in outputs or "embed_a" not in outputs:
             raise UserError("the contrastive losses need embed_t/embed_a: build the model with projection "
-                            "heads, or set --lambda-contrast 0 --lambda-pivot 0")
+                            "heads, or set lambda_contrast and lambda_pivot to 0")
         embed_t, embed_a = outputs["embed_t"], outputs["embed_a"]
         options = {"temperature": self.temperature, "with_contrast": self.weights["loss_contrast"] > 0,
                    "with_pivot": self.weights["loss_pivot"] > 0}

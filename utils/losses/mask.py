@@ -1,4 +1,4 @@
-"""Mask losses on the mask head's logits, selected by ``--loss-type`` through :data:`MASK_LOSSES`.
+"""Mask losses on the mask head's logits, selected by ``LossConfig.loss_type`` through :data:`MASK_LOSSES`.
 
 Every loss has the signature ``loss(logits, target, pos_weight=None) -> scalar`` with ``logits`` and
 ``target`` (B,1,H,W), target float {0,1}. ``pos_weight`` weights tampered pixels against authentic ones
@@ -40,7 +40,7 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor, pos_weight: Optional[f
     predicted tampered area towards zero.
     """
     if pos_weight is not None:
-        raise UserError("--pos-weight applies to the per-pixel losses (bce, bce_dice, focal), not to dice")
+        raise UserError("pos_weight applies to the per-pixel losses (bce, bce_dice, focal), not to dice")
     prob = torch.sigmoid(at_least_float32(logits)).flatten(1)
     target = target.to(prob.dtype).flatten(1)
     inter = (prob * target).sum(1)
