@@ -61,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--save-dir", default=None, help="also write prob/mask/overlay PNGs here")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=EvalConfig.amp,
-                        help="mixed precision (fp16 on CUDA, bf16 on CPU; on by default, as in train.py)")
+                        help="mixed precision (fp16 on CUDA, bf16 on CPU); off by default, so scores are float32 like train.py's validation")
     parser.add_argument("--resize", type=int, default=EvalConfig.resize,
                         help="run at RESIZE² and resize back (0 = native)")
     parser.add_argument("--tile", type=int, default=EvalConfig.tile,

@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 from dataloaders.config import DataConfig
 from engine.optim import build_optimizer
 from modeling import build_model
-from utils.device import AMP_DEFAULT
+from utils.device import TRAIN_AMP_DEFAULT
 from utils.errors import require
 from utils.losses.config import LossConfig
 from utils.metrics.protocols import SUMMARY_KEYS
@@ -53,6 +53,7 @@ class ModelConfig:
     dropout_scale: float = 0.0  # the quick run's choice (fresh synthetic data every epoch); 1 = DeepLabv3+
 
     def __post_init__(self) -> None:
+        require(self.dropout_scale >= 0, f"dropout_scale must be >= 0, got {self.dropout_scale}")
         require(not (self.freeze_bn and self.sync_bn),
                 "freeze_bn and sync_bn exclude each other: frozen BatchNorm has no batch statistics to "
                 "synchronise")
@@ -91,7 +92,7 @@ class RunConfig:
     device: str = "auto"
     no_cuda: bool = False
     gpu_ids: tuple[int, ...] = ()
-    amp: bool = AMP_DEFAULT
+    amp: bool = TRAIN_AMP_DEFAULT
     channels_last: bool = True
     seed: int = 1
     run_dir: str = "run"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from dataloaders.config import DataConfig
-from utils.device import AMP_DEFAULT
+from utils.device import EVAL_AMP_DEFAULT
 from utils.errors import require
 from utils.metrics.ranking import DEFAULT_IMAGE_SCORE, DEFAULT_TOP_PERCENT
 
@@ -26,7 +26,7 @@ class EvalConfig:
     data: DataConfig = field(default_factory=DataConfig)
     gt_path: Optional[str] = None
     split: str = "test"
-    amp: bool = AMP_DEFAULT
+    amp: bool = EVAL_AMP_DEFAULT
     resize: int = 0
     tile: int = 1024
     threshold: float = 0.5

@@ -116,3 +116,16 @@ def test_fine_tuning_loads_projection_heads_that_fit():
     with pytest.raises(CheckpointError, match="wrong shape"):  # the body must still fit
         load_model_weights(_with_projection(3, 8), {"state_dict": source.state_dict()}, "ck.pth",
                            keep_fresh_projection=True)
+
+
+def test_a_checkpoint_from_before_separable_names_the_setting_to_pass(tmp_path):
+    from modeling import build_model
+
+    standard = build_model("mobilenet", 16, 16, with_projection=False)
+    old_config = {k: v for k, v in standard.config.items() if k != "separable"}  # saved before the option
+    state = {"model_config": old_config, "state_dict": standard.state_dict()}
+    separable = build_model("mobilenet", 16, 16, with_projection=False, separable=True)
+    with pytest.raises(CheckpointError, match=r"ck\.pth: weights do not fit .*separable=False \(this model: "
+                                              r"True\).*matching flags"):
+        load_model_weights(separable, state, "ck.pth")
+    load_model_weights(build_model(**old_config), state, "ck.pth")  # build_model's default is standard

@@ -118,6 +118,7 @@ def test_the_recorded_flags_are_the_parsed_flags(argv: list[str]) -> None:
 
 @pytest.mark.parametrize("build, field", [
     (lambda: ModelConfig(freeze_bn=True, sync_bn=True), "freeze_bn"),
+    (lambda: ModelConfig(dropout_scale=-0.5), "dropout_scale"),
     (lambda: OptimConfig(epochs=0), "epochs"),
     (lambda: OptimConfig(max_nonfinite=0), "max_nonfinite"),
     (lambda: OptimConfig(max_iters=-1), "max_iters"),
@@ -138,13 +139,14 @@ def test_train_settings_are_frozen() -> None:
             setattr(part, name, None)
 
 
-def test_eval_defaults_are_test_py_flag_defaults_and_amp_matches_training() -> None:
+def test_eval_defaults_are_test_py_flag_defaults_and_evaluation_runs_in_float32() -> None:
     args = test_cli.parse_args(["--in-path", "x", "--ckpt", "y"])
     for field in dataclasses.fields(EvalConfig):
         if field.name not in ("in_path", "device", "data"):
             assert getattr(args, field.name) == field.default, field.name
-    assert EvalConfig.amp is RunConfig.amp is build_parser().get_default("amp") is True
-    assert test_cli.parse_args(["--in-path", "x", "--ckpt", "y", "--no-amp"]).amp is False
+    assert RunConfig.amp is build_parser().get_default("amp") is True  # training: mixed precision
+    assert EvalConfig.amp is False  # test.py scores in float32, like the trainer's validation
+    assert test_cli.parse_args(["--in-path", "x", "--ckpt", "y", "--amp"]).amp is True
 
 
 def test_eval_config_takes_unset_split_flags_from_the_training_run() -> None:

@@ -3,7 +3,8 @@
 A checkpoint is a dict saved with ``torch.save`` and loaded with ``weights_only=True``:
 
 - ``format``: :data:`CHECKPOINT_FORMAT` (tells our files from foreign ones);
-- ``model_config``: keyword arguments of :func:`modeling.build_model` (backbone, output stride, heads);
+- ``model_config``: keyword arguments of :func:`modeling.build_model` (backbone, output stride, heads,
+  separable convolutions; absent in older checkpoints, i.e. standard);
 - ``state_dict``: model weights (without a DDP ``module.`` prefix);
 - optional training state: ``optimizer``, ``scheduler``, ``scaler``, ``epoch``, ``iteration``,
   ``best_metric``, ``rng`` and ``args`` (plain types only, so weights-only loading works).
@@ -21,6 +22,8 @@ import torch
 from utils.errors import CheckpointError
 
 CHECKPOINT_FORMAT = "cacl-net/1"
+ARCHITECTURE_KEYS = ("backbone", "output_stride", "separable")  # model_config settings that shape the weights
+LEGACY_MODEL_CONFIG = {"separable": False}  # what a checkpoint made before a setting existed used
 DDP_PREFIX = "module."
 PROJECTION_PREFIX = "projection"  # the training-only contrastive heads (projection_t, projection_a)
 
@@ -101,8 +104,22 @@ def load_model_weights(model: torch.nn.Module, state: dict[str, Any], path: str 
         for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", shape_mismatch)):
             if keys:
                 parts.append(f"{len(keys)} {label} (e.g. {keys[0]})")
-        raise CheckpointError(f"{path}: weights do not fit this architecture: {'; '.join(parts)}")
+        raise CheckpointError(f"{path}: weights do not fit this architecture: {'; '.join(parts)}"
+                              f"{_architecture_hint(model, state)}")
     model.load_state_dict(weights, strict=True)
+
+
+def _architecture_hint(model: torch.nn.Module, state: dict[str, Any]) -> str:
+    """Which architecture settings differ between the checkpoint and ``model`` (a checkpoint without
+    ``separable`` predates that option and is standard), as a clause for the error line."""
+    own = getattr(model, "config", None)
+    saved = state.get("model_config")
+    if not isinstance(own, dict) or not isinstance(saved, dict):
+        return ""
+    saved = {**LEGACY_MODEL_CONFIG, **saved}
+    differing = [f"{key}={saved[key]} (this model: {own[key]})" for key in ARCHITECTURE_KEYS
+                 if key in own and key in saved and saved[key] != own[key]]
+    return f" (the checkpoint has {', '.join(differing)}: pass the matching flags)" if differing else ""
 
 
 def _fresh_projection_if_unfit(own: dict[str, torch.Tensor], weights: dict[str, torch.Tensor]

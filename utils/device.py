@@ -8,7 +8,9 @@ import torch
 from utils.dist import DistInfo
 from utils.errors import UserError
 
-AMP_DEFAULT = True  # mixed precision unless --no-amp, in train.py and test.py alike
+TRAIN_AMP_DEFAULT = True  # train.py: mixed precision unless --no-amp
+EVAL_AMP_DEFAULT = False  # test.py: float32, like train.py's validation (bf16 probabilities are too coarse
+                          # for threshold-free scores such as AUC); --amp opts in
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype:
@@ -18,7 +20,7 @@ def autocast_dtype(device: torch.device) -> torch.dtype:
 
 
 def resolve_device(requested: str, no_cuda: bool, gpu_ids: Sequence[int], info: DistInfo) -> torch.device:
-    """The device this process trains on.
+    """The device this process runs on (training, test.py, the demo).
 
     ``auto`` picks CUDA when it is available and ``--no-cuda`` is not set, else the CPU. A CUDA device
     without an index becomes ``cuda:<LOCAL_RANK>`` under torchrun, else ``cuda:<first --gpu-ids>``.
@@ -35,4 +37,3 @@ def resolve_device(requested: str, no_cuda: bool, gpu_ids: Sequence[int], info: 
             index = info.local_rank if info.distributed else (gpu_ids[0] if gpu_ids else 0)
             device = torch.device("cuda", index)
     return device
-

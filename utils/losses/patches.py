@@ -32,11 +32,13 @@ def patch_labels(
     pixel contour band of half-width ``contour_width`` touches (a wider, steadier contour set).
     ``mode="drop"`` marks the mixed cells IGNORED instead: the plain supervised-contrastive baseline that
     leaves contour patches out of the contrast, the variant the paper argues against (ablation).
-    ``mode`` is one of :data:`CONTOUR_MODES`, checked where it is set
-    (:class:`utils.losses.config.LossConfig`).
+    ``mode`` is one of :data:`CONTOUR_MODES` (a user's choice is checked with a one-line error in
+    :class:`utils.losses.config.LossConfig`; a wrong one here is a programming error).
     """
     if not 0 <= eps < 0.5:
         raise ValueError(f"patch eps must be in [0, 0.5), got {eps}")
+    if mode not in CONTOUR_MODES:
+        raise ValueError(f"contour-patches mode must be one of {CONTOUR_MODES}, got '{mode}'")
     mask = (mask > 0.5).float()
     frac = F.adaptive_avg_pool2d(mask, grid)[:, 0]
     labels = torch.full_like(frac, CONTOUR, dtype=torch.long)
