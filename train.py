@@ -105,8 +105,7 @@ def build_loaders(data: DataConfig, no_val: bool, info: DistInfo,
     run folder."""
     per_process = replace(data, batch_size=data.batch_size // info.world_size)
     train = make_data_loader(per_process, "train", distributed=info.distributed)
-    val = None if no_val else make_data_loader(per_process, "val", name=data.val_dataset,
-                                               distributed=info.distributed)
+    val = None if no_val else make_data_loader(per_process, "val", distributed=info.distributed)
     if run_dir is not None:
         for loader in (train, val):
             if loader is not None:

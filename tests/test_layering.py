@@ -33,7 +33,10 @@ def _imported_names(path: Path, root: Path) -> list[str]:
             names += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = package[: len(package) - node.level + 1] if node.level else []
-            names.append(".".join(base + ([node.module] if node.module else [])))
+            if node.module:
+                names.append(".".join(base + [node.module]))
+            else:  # "from .. import train": the imported names are the modules
+                names += [".".join(base + [alias.name]) for alias in node.names]
     return names
 
 
@@ -54,6 +57,7 @@ def upward_imports(root: Path) -> list[str]:
             continue
         source = path.stem if len(parts) == 1 else parts[0]
         if source not in RANKS:
+            found.append(f"{path.relative_to(root)}: not in any layer (add it to RANKS)")
             continue
         for name in _imported_names(path, root):
             target = name.split(".")[0]
@@ -76,6 +80,8 @@ def test_walker_finds_upward_and_sideways_imports(tmp_path: Path) -> None:
         "engine/trainer.py": "from evaluation.run import go\nfrom ..train import main\n",
         "train.py": "from engine.trainer import fit\n",
         "scripts/tool.py": "import test\n",
+        "serving/app.py": "from .. import demo\n",
+        "stray.py": "",
     }
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -85,5 +91,7 @@ def test_walker_finds_upward_and_sideways_imports(tmp_path: Path) -> None:
         "evaluation/run.py -> engine.trainer",
         "modeling/net.py -> dataloaders.io",
         "scripts/tool.py -> test",
+        "serving/app.py -> demo",
+        "stray.py: not in any layer (add it to RANKS)",
         "utils/helper.py -> modeling.net",
     ]
