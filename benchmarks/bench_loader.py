@@ -24,7 +24,7 @@ from engine.config import TrainConfig
 from engine.optim import WarmupLR, build_optimizer
 from engine.trainer import AMPTrainer, TrainerConfig
 from modeling import build_model
-from modeling.utils import param_groups
+from modeling.utils import param_groups, scale_dropout
 from utils.losses import CaCLCriterion
 
 
@@ -32,8 +32,9 @@ def default_trainer(config: TrainConfig) -> AMPTrainer:
     """A trainer with train.py's default model, loss and optimiser (random init: speed only)."""
     model_config, optim = config.model, config.optim
     torch.manual_seed(config.run.seed)
-    model = build_model(model_config.backbone, model_config.out_stride, model_config.embed_dim, True, "none")
-    model = model.to(memory_format=torch.channels_last)
+    model = build_model(model_config.backbone, model_config.out_stride, model_config.embed_dim, True, "none",
+                        model_config.separable)
+    model = scale_dropout(model, model_config.dropout_scale).to(memory_format=torch.channels_last)
     optimizer = build_optimizer(param_groups(model, optim.lr), optim.optimizer, optim.lr, optim.momentum,
                                 optim.weight_decay, optim.nesterov)
     scheduler = WarmupLR(optimizer, optim.lr_scheduler, optim.lr, total_iters=10_000)

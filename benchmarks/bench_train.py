@@ -29,8 +29,8 @@ def make_trainer(backbone: str, device: torch.device, channels_last: bool, amp: 
                  separable: bool = False) -> Trainer:
     """A Trainer for ``backbone`` with the method's loss and optimiser, ready to ``step``."""
     torch.manual_seed(0)
-    model = build_model(backbone, 16, separable=separable).to(device, memory_format=torch.channels_last if channels_last
-                                         else torch.contiguous_format)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model = build_model(backbone, 16, separable=separable).to(device, memory_format=memory_format)
     optimizer = build_optimizer(param_groups(model, 0.007), "sgd", 0.007, momentum=0.9)
     scheduler = WarmupLR(optimizer, "poly", 0.007, total_iters=1000)
     trainer_class = AMPTrainer if amp else Trainer
