@@ -17,6 +17,9 @@ from utils.dist import all_gather_object, get_world_size
 from utils.metrics.functional import histogram_curves
 from utils.metrics.protocols import ROW_COLUMNS, compute_results, pooled_histogram
 from utils.metrics.ranking import (
+    DEFAULT_IMAGE_SCORE,
+    DEFAULT_TOP_PERCENT,
+    IMAGE_SCORES,
     Buffers,
     bin_edge_keys,
     image_score,
@@ -34,19 +37,21 @@ class PixelEvaluator:
     Args:
         threshold: fixed decision threshold (a pixel is tampered when ``prob >= threshold``).
         bins: histogram bins for the streaming dataset-level AUC and best threshold.
-        image_score: ``"max"`` or ``"topk"`` (mean of the top ``top_percent`` % pixels) for detection.
+        image_score: ``"max"`` or ``"topk"`` (mean of the top ``top_percent`` % pixels) for detection;
+            the default is the one test.py uses (:data:`utils.metrics.ranking.DEFAULT_IMAGE_SCORE`).
         top_percent: the k of ``"topk"``, in percent of the image's valid pixels.
         include_authentic: pool the pixels of authentic images into the dataset-level metrics too
             (per-image pixel metrics always skip them: F1 is undefined on an empty mask).
         inverse: also report the "inverse" F1 (max of F1 on the prediction and on its complement).
     """
 
-    def __init__(self, threshold: float = 0.5, bins: int = 10000, image_score: str = "max",
-                 top_percent: float = 1.0, include_authentic: bool = False, inverse: bool = False) -> None:
+    def __init__(self, threshold: float = 0.5, bins: int = 10000, image_score: str = DEFAULT_IMAGE_SCORE,
+                 top_percent: float = DEFAULT_TOP_PERCENT, include_authentic: bool = False,
+                 inverse: bool = False) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {threshold}")
-        if image_score not in ("max", "topk"):
-            raise ValueError(f"image_score must be 'max' or 'topk', got {image_score!r}")
+        if image_score not in IMAGE_SCORES:
+            raise ValueError(f"image_score must be one of {IMAGE_SCORES}, got {image_score!r}")
         self.threshold = threshold
         self.bins = bins
         self.image_score = image_score
