@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from modeling import build_model
-from utils.checkpoint import load_checkpoint, load_model_weights
+from utils.checkpoint import load_checkpoint, load_model_weights, saved_model_config
 from utils.device import autocast_dtype
 from utils.errors import CheckpointError
 
@@ -98,9 +98,9 @@ def load_model(path: str, device: torch.device, state: dict | None = None) -> to
     foreign file, or weights of another architecture, raise CheckpointError.
     """
     state = load_checkpoint(path) if state is None else state
-    config = dict(state["model_config"]) if isinstance(state["model_config"], dict) else None
-    if config is None:
+    if not isinstance(state["model_config"], dict):
         raise CheckpointError(f"{path}: 'model_config' is not a dict of build_model arguments")
+    config = saved_model_config(state)
     config.pop("with_projection", None)
     config.pop("pretrained", None)
     try:

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dataloaders.synthetic import SyntheticDataset  # noqa: E402
 from dataloaders.synthetic.photos import bundled_sources  # noqa: E402
 from modeling import build_model  # noqa: E402
-from utils.checkpoint import load_checkpoint, load_model_weights  # noqa: E402
+from utils.checkpoint import load_checkpoint, load_model_weights, saved_model_config  # noqa: E402
 from utils.errors import UserError, run_cli  # noqa: E402
 from utils.losses.contrastive import embedding_collapse  # noqa: E402
 
@@ -30,7 +30,7 @@ def collapse(path: str, images: int, size: int) -> dict[str, float]:
     state = load_checkpoint(path)
     if not state["model_config"].get("with_projection", False):
         raise UserError(f"{path}: the model has no projection heads (trained without contrastive terms)")
-    model = build_model(**state["model_config"])
+    model = build_model(**saved_model_config(state))
     load_model_weights(model, state, path)
     data = SyntheticDataset(bundled_sources(), "val", images, size, seed=0)
     batch = torch.stack([data[i]["image"] for i in range(images)])

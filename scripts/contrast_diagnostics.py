@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dataloaders import DataConfig, add_data_args, build_dataset  # noqa: E402
 from modeling import DeepLab, build_model  # noqa: E402
-from utils.checkpoint import load_checkpoint, load_model_weights  # noqa: E402
+from utils.checkpoint import load_checkpoint, load_model_weights, saved_model_config  # noqa: E402
 from utils.errors import UserError, run_cli  # noqa: E402
 from utils.losses import CaCLCriterion, LossConfig  # noqa: E402
 from utils.losses.contrastive import branch_rows  # noqa: E402
@@ -60,7 +60,7 @@ def load_with_heads(path: str, state: dict[str, Any], device: torch.device) -> D
     """The checkpoint's model with its projection heads, in eval mode."""
     if not any(key.startswith("projection_t.") for key in state["state_dict"]):
         raise UserError(f"{path}: the checkpoint has no projection heads (trained without contrastive terms)")
-    model = build_model(**{**state["model_config"], "with_projection": True}, pretrained="none")
+    model = build_model(**{**saved_model_config(state), "with_projection": True}, pretrained="none")
     load_model_weights(model, state, path)
     return model.to(device).eval()
 

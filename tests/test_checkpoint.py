@@ -129,3 +129,11 @@ def test_a_checkpoint_from_before_separable_names_the_setting_to_pass(tmp_path):
                                               r"True\).*matching flags"):
         load_model_weights(separable, state, "ck.pth")
     load_model_weights(build_model(**old_config), state, "ck.pth")  # build_model's default is standard
+
+
+def test_saved_model_config_fills_settings_older_checkpoints_predate():
+    from utils.checkpoint import saved_model_config
+
+    assert saved_model_config({"model_config": {"backbone": "mobilenet"}}) == {"backbone": "mobilenet",
+                                                                               "separable": False}
+    assert saved_model_config({"model_config": {"separable": True}})["separable"] is True

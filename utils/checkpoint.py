@@ -109,14 +109,19 @@ def load_model_weights(model: torch.nn.Module, state: dict[str, Any], path: str 
     model.load_state_dict(weights, strict=True)
 
 
+def saved_model_config(state: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint's ``model_config`` with the settings it predates filled in
+    (:data:`LEGACY_MODEL_CONFIG`), ready for :func:`modeling.build_model`."""
+    return {**LEGACY_MODEL_CONFIG, **state["model_config"]}
+
+
 def _architecture_hint(model: torch.nn.Module, state: dict[str, Any]) -> str:
     """Which architecture settings differ between the checkpoint and ``model`` (a checkpoint without
     ``separable`` predates that option and is standard), as a clause for the error line."""
     own = getattr(model, "config", None)
-    saved = state.get("model_config")
-    if not isinstance(own, dict) or not isinstance(saved, dict):
+    if not isinstance(own, dict) or not isinstance(state.get("model_config"), dict):
         return ""
-    saved = {**LEGACY_MODEL_CONFIG, **saved}
+    saved = saved_model_config(state)
     differing = [f"{key}={saved[key]} (this model: {own[key]})" for key in ARCHITECTURE_KEYS
                  if key in own and key in saved and saved[key] != own[key]]
     return f" (the checkpoint has {', '.join(differing)}: pass the matching flags)" if differing else ""
