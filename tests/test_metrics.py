@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 
 import numpy as np
 import pytest
@@ -274,10 +273,10 @@ def test_rejects_logits_and_shape_mismatch():
         ev.process(torch.rand(1, 1, 8, 8), torch.zeros(1, 1, 4, 8))
 
 
-def _ddp_worker(rank: int, port: int, probs, masks, queue) -> None:
+def _ddp_worker(rank: int, probs, masks, queue) -> None:
     import torch.distributed as dist
 
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    dist.init_process_group("gloo", rank=rank, world_size=2)
     ev = PixelEvaluator(bins=64)
     ev.process(probs[rank::2], masks[rank::2])
     ev.all_reduce()
@@ -285,18 +284,18 @@ def _ddp_worker(rank: int, port: int, probs, masks, queue) -> None:
         queue.put(ev.compute())
     dist.barrier()  # gloo aborts a rank whose peer tears the group down first
     dist.destroy_process_group()
+    queue.close()
+    queue.join_thread()
+    os._exit(0)  # no interpreter teardown: gloo's threads now and then abort there (tests/test_distributed.py)
 
 
 @pytest.mark.slow
-def test_all_reduce_with_gloo_covers_every_image_once():
+def test_all_reduce_with_gloo_covers_every_image_once(gloo_store):
     probs, masks = random_batch(9, n=5)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     ctx = torch.multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    torch.multiprocessing.start_processes(_ddp_worker, args=(port, probs, masks, queue), nprocs=2,
+    torch.multiprocessing.start_processes(_ddp_worker, args=(probs, masks, queue), nprocs=2,
                                           start_method="spawn")
     reduced = queue.get(timeout=30)
     single = PixelEvaluator(bins=64)
