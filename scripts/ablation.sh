@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Ablation of the CaCL loss terms (docs/RESULTS.md): every variant with the same budget, seed and data.
 #   bash scripts/ablation.sh synthetic        # from scratch on the embedded synthetic data (short budget)
-#   CACL_CASIA1_ROOT=/path/to/CASIA1 PRE=<pre-trained checkpoint> bash scripts/ablation.sh casia1
-#                                             # fine-tuning from PRE on the source-disjoint CASIA v1 split
-# SEEDS="0 1" sets the seeds; VARIANTS="mask full" a subset; extra arguments go to every train.py call.
+#   CACL_CASIA1_ROOT=/path/to/CASIA1 bash scripts/ablation.sh casia1
+#                                             # reproduce_casia1_cpu.sh's joint training (ImageNet init,
+#                                             # CASIA v1 source-disjoint split + synthetic), EPOCHS (3) epochs
+# SEEDS="0 1 2" sets the seeds; VARIANTS="mask full" a subset; extra arguments go to every train.py call.
 # The table (last validation of each run, mean and spread over seeds) is printed at the end and written
 # to $RUN/<setting>/ablation.md.
 set -euo pipefail
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 SETTING=${1:?usage: ablation.sh synthetic|casia1 [extra train.py flags]}
 shift
 RUN=${RUN_DIR:-run}/ablation
-SEEDS=${SEEDS:-"0 1"}
+SEEDS=${SEEDS:-"0 1 2"}
 VARIANTS=${VARIANTS:-"mask contour contrast full drop image"}
 
 variant_flags() {
@@ -30,12 +31,9 @@ case "$SETTING" in
   synthetic)
     DATA=(--crop-size 128 --base-size 128 --synthetic-size 800 --epochs 2 --pos-weight 3) ;;
   casia1)
-    CASIA1=${CACL_CASIA1_ROOT:?set CACL_CASIA1_ROOT to the CASIA v1 folder}
-    SPLIT=${SPLIT:-splits/casia1_source_disjoint}
-    DATA=(--resume "${PRE:?set PRE to the pre-trained checkpoint to fine-tune}" --ft
-          --dataset list --list "$SPLIT/train.txt" --val-list "$SPLIT/val.txt" --data-root "$CASIA1"
-          --val-fraction 0 --test-fraction 0 --include-authentic --base-size 0 --test-batch-size 1
-          --degrade-prob 0.3 --pos-weight 3 --epochs 1) ;;
+    source scripts/_casia1_common.sh
+    casia1_flags "$RUN"
+    DATA=("${CASIA1_FLAGS[@]}" --epochs "${EPOCHS:-3}") ;;
   *) echo "setting must be synthetic or casia1, got '$SETTING'" >&2; exit 2 ;;
 esac
 

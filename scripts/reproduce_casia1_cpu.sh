@@ -11,29 +11,19 @@
 # Usage: CACL_CASIA1_ROOT=/path/to/CASIA1 bash scripts/reproduce_casia1_cpu.sh [extra training flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CASIA1=${CACL_CASIA1_ROOT:?set CACL_CASIA1_ROOT to the CASIA v1 folder (Au/, Tp/, Gt/)}
-SPLIT=${SPLIT:-splits/casia1_source_disjoint}
+source scripts/_casia1_common.sh
 FIXTURES=${FIXTURES:-../shared/fixtures/iml_samples}
 RUN=${RUN_DIR:-run}
 OUT=${OUT_DIR:-results}
 EPOCHS=${EPOCHS:-15}
-MIX=${MIX:-0.5}
-POS_WEIGHT=${POS_WEIGHT:-3}
 SEED=${SEED:-0}
 CHECKNAME=${CHECKNAME:-casia1-joint}
 
 latest() { ls -d "$1"/experiment_* | sort -t_ -k2 -n | tail -1; }
 
-# train-side authentic photos only: no test-side source photo is seen, even as synthetic material
-AU="$RUN/casia1_au_train"
-mkdir -p "$AU"
-grep '^Au/' "$SPLIT/train.txt" | cut -d' ' -f1 | while read -r f; do ln -sf "$(realpath "$CASIA1/$f")" "$AU/"; done
-
-python train.py --run-dir "$RUN" --checkname "$CHECKNAME" \
-    --dataset list --list "$SPLIT/train.txt" --val-list "$SPLIT/val.txt" --data-root "$CASIA1" \
-    --val-fraction 0 --test-fraction 0 --include-authentic --base-size 0 --test-batch-size 1 \
-    --synthetic-source "$AU" --mix-synthetic "$MIX" \
-    --epochs "$EPOCHS" --degrade-prob 0.3 --pos-weight "$POS_WEIGHT" --seed "$SEED" "$@"
+casia1_flags "$RUN"
+python train.py --run-dir "$RUN" --checkname "$CHECKNAME" "${CASIA1_FLAGS[@]}" \
+    --epochs "$EPOCHS" --seed "$SEED" "$@"
 DIR=$(latest "$RUN/list/$CHECKNAME")
 
 for CKPT in checkpoint model_best; do
