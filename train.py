@@ -70,8 +70,7 @@ def build_network(model_config: ModelConfig, run: RunConfig, with_projection: bo
     """The model on ``device`` (fine-tune weights, frozen or synchronised BatchNorm, DDP wrapper) and
     the record of its initialisation."""
     pretrained = "none" if run.ft else model_config.pretrained
-    model = build_model(model_config.backbone, model_config.out_stride, model_config.embed_dim,
-                        with_projection, pretrained, model_config.separable)
+    model = build_model(**model_config.architecture(), with_projection=with_projection, pretrained=pretrained)
     provenance = model.backbone.provenance.to_dict()
     if run.ft:
         parent = load_checkpoint(run.resume)

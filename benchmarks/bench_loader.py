@@ -32,8 +32,7 @@ def default_trainer(config: TrainConfig) -> AMPTrainer:
     """A trainer with train.py's default model, loss and optimiser (random init: speed only)."""
     model_config, optim = config.model, config.optim
     torch.manual_seed(config.run.seed)
-    model = build_model(model_config.backbone, model_config.out_stride, model_config.embed_dim, True, "none",
-                        model_config.separable)
+    model = build_model(**model_config.architecture(), pretrained="none")
     model = scale_dropout(model, model_config.dropout_scale).to(memory_format=torch.channels_last)
     optimizer = build_optimizer(param_groups(model, optim.lr), optim.optimizer, optim.lr, optim.momentum,
                                 optim.weight_decay, optim.nesterov)

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
+from engine.config import ModelConfig
 from modeling import build_model
 from utils.losses import CaCLCriterion, LossConfig
 from utils.losses.contrastive import contour_contrastive
@@ -48,6 +49,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--memory-sizes", type=int, nargs="+", default=[512, 1024])
     parser.add_argument("--embed-dim", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--separable", action=argparse.BooleanOptionalAction, default=ModelConfig.separable,
+                        help="depthwise-separable 3×3 convolutions (default: train.py's, %(default)s)")
+    parser.add_argument("--contour-hidden", type=int, default=ModelConfig.contour_hidden,
+                        help="the contour head's hidden width (default: train.py's, %(default)s)")
     return parser.parse_args()
 
 
@@ -59,6 +64,12 @@ def make_masks(batch: int, size: int, gen: torch.Generator) -> torch.Tensor:
         y, x = (int(v) for v in torch.randint(0, size - max(h, w), (2,), generator=gen))
         masks[b, :, y:y + h, x:x + w] = 1
     return masks
+
+
+def bench_model(args: argparse.Namespace, with_projection: bool) -> torch.nn.Module:
+    """MobileNetV2 DeepLabv3+ (random init) with the decoder and contour head the flags choose."""
+    return build_model("mobilenet", with_projection=with_projection, separable=args.separable,
+                       contour_hidden=args.contour_hidden)
 
 
 def timed_step(model: torch.nn.Module, criterion: CaCLCriterion, images: torch.Tensor,
@@ -79,9 +90,9 @@ def time_configurations(args: argparse.Namespace) -> dict[str, tuple[float, floa
     masks = make_masks(args.batch, args.size, gen)
     bce_only = CaCLCriterion(BCE_ONLY)
     setups = {
-        "bce": (build_model("mobilenet", with_projection=False), bce_only),
-        "bce+heads": (build_model("mobilenet", with_projection=True), bce_only),
-        "cacl": (build_model("mobilenet", with_projection=True), CaCLCriterion(CACL)),
+        "bce": (bench_model(args, with_projection=False), bce_only),
+        "bce+heads": (bench_model(args, with_projection=True), bce_only),
+        "cacl": (bench_model(args, with_projection=True), CaCLCriterion(CACL)),
     }
     optimizers = {k: torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9) for k, (m, _) in setups.items()}
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in setups}
@@ -98,7 +109,7 @@ def time_criteria(args: argparse.Namespace) -> dict[str, float]:
     """Median CPU seconds of criterion forward + backward on fixed outputs (no model), per criterion."""
     gen = torch.Generator().manual_seed(2)
     masks = make_masks(args.batch, args.size, gen)
-    outputs = build_model("mobilenet", with_projection=True)(torch.randn(args.batch, 3, args.size, args.size))
+    outputs = bench_model(args, with_projection=True)(torch.randn(args.batch, 3, args.size, args.size))
     leaves = {k: v.detach().requires_grad_() for k, v in outputs.items()}
     criteria = {"bce": CaCLCriterion(BCE_ONLY), "cacl": CaCLCriterion(CACL)}
     times: dict[str, list[float]] = {k: [] for k in criteria}
@@ -151,7 +162,9 @@ def main() -> None:
     args = parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU, {args.steps} timed steps")
+    convs = "separable" if args.separable else "standard"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU, {args.steps} timed steps, "
+          f"{convs} ASPP/decoder convolutions, contour head hidden width {args.contour_hidden}")
     medians = time_configurations(args)
     print(f"\n| configuration ({args.size}², batch {args.batch}) | median wall (s) | median CPU (s) |")
     print("|---|---|---|")

@@ -43,6 +43,10 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
                        help="depthwise-separable 3x3 convolutions in ASPP and the decoder (DeepLabv3+'s "
                             "atrous separable convolution): 1.28x faster steps on a CPU; the quick run's "
                             "choice, --no-separable is the standard decoder of the GPU recipe")
+    group.add_argument("--contour-hidden", type=int, default=ModelConfig.contour_hidden,
+                       help="hidden channels of the contour head (3x3 conv-BN-ReLU, then 1x1; METHOD.md's "
+                            "small conv head); 0 is a single 3x3 conv, which takes 0.3 s off a 5 s CPU step at "
+                            "512x512, batch 4 (docs/PERFORMANCE.md)")
     group.add_argument("--dropout-scale", type=float, default=ModelConfig.dropout_scale,
                        help="multiply DeepLabv3+'s dropout probabilities (ASPP 0.5, decoder 0.5 and 0.1) by "
                             "this; 0 (the quick run's choice) turns dropout off, 1 is DeepLabv3+'s")

@@ -48,15 +48,23 @@ class ModelConfig:
     embed_dim: int = _MODEL["embed_dim"]
     pretrained: str = "auto"
     separable: bool = True  # the quick CPU run's choice; build_model's own default is DeepLabv3+'s standard
+    contour_hidden: int = _MODEL["contour_hidden"]
     sync_bn: bool = False
     freeze_bn: bool = False
     dropout_scale: float = 0.0  # the quick run's choice (fresh synthetic data every epoch); 1 = DeepLabv3+
 
     def __post_init__(self) -> None:
         require(self.dropout_scale >= 0, f"dropout_scale must be >= 0, got {self.dropout_scale}")
+        require(self.contour_hidden >= 0, f"contour_hidden must be >= 0, got {self.contour_hidden}")
         require(not (self.freeze_bn and self.sync_bn),
                 "freeze_bn and sync_bn exclude each other: frozen BatchNorm has no batch statistics to "
                 "synchronise")
+
+    def architecture(self) -> dict[str, Any]:
+        """The :func:`modeling.build_model` arguments that shape the network (what a checkpoint's
+        ``model_config`` records, less the projection heads)."""
+        return {"backbone": self.backbone, "output_stride": self.out_stride, "embed_dim": self.embed_dim,
+                "separable": self.separable, "contour_hidden": self.contour_hidden}
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from modeling.deeplab import DeepLab
+from modeling.heads import CONTOUR_HIDDEN
 
 __all__ = ["DeepLab", "build_model"]
 
@@ -15,10 +16,12 @@ def build_model(
     with_projection: bool = True,
     pretrained: str | Path | None = None,
     separable: bool = False,
+    contour_hidden: int = CONTOUR_HIDDEN,
 ) -> DeepLab:
     """Build a DeepLabv3+ CaCL-Net; ``model.config`` holds these arguments (minus ``pretrained``).
 
     ``with_projection=False`` drops the training-only projection heads (inference models);
-    ``separable`` makes ASPP's and the decoder's 3×3 convolutions depthwise-separable.
+    ``separable`` makes ASPP's and the decoder's 3×3 convolutions depthwise-separable; ``contour_hidden``
+    is the contour head's hidden width (0: one 3×3 conv).
     """
-    return DeepLab(backbone, output_stride, embed_dim, with_projection, pretrained, separable)
+    return DeepLab(backbone, output_stride, embed_dim, with_projection, pretrained, separable, contour_hidden)

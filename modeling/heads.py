@@ -24,10 +24,18 @@ class MaskHead(nn.Conv2d):
 
 
 class ContourHead(nn.Sequential):
-    """Small conv head: 3×3 conv → BN → ReLU → 1×1 conv → one contour logit per pixel."""
+    """Small conv head: 3×3 conv → BN → ReLU → 1×1 conv → one contour logit per pixel.
+
+    ``hidden=0`` reads the contour out of the pivot with one 3×3 conv, as the mask head reads the mask
+    with one 1×1 conv: the hidden layer's backward at stride 4 costs a CPU step more than all the
+    contrastive terms together (docs/PERFORMANCE.md, bench_loss).
+    """
 
     def __init__(self, in_channels: int = 256, hidden: int = CONTOUR_HIDDEN) -> None:
-        super().__init__(conv_bn_relu(in_channels, hidden, 3), nn.Conv2d(hidden, 1, 1))
+        if hidden:
+            super().__init__(conv_bn_relu(in_channels, hidden, 3), nn.Conv2d(hidden, 1, 1))
+        else:
+            super().__init__(nn.Conv2d(in_channels, 1, 3, padding=1))
         init_weights(self)
         init_prediction(self[-1])
 

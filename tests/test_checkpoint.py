@@ -131,9 +131,18 @@ def test_a_checkpoint_from_before_separable_names_the_setting_to_pass(tmp_path):
     load_model_weights(build_model(**old_config), state, "ck.pth")  # build_model's default is standard
 
 
+def test_a_contour_head_of_another_width_is_named_in_the_error():
+    from modeling import build_model
+
+    wide = build_model("mobilenet", 16, 16, with_projection=False)
+    state = {"model_config": wide.config, "state_dict": wide.state_dict()}
+    with pytest.raises(CheckpointError, match=r"ck\.pth: .*contour_hidden=64 \(this model: 0\)"):
+        load_model_weights(build_model("mobilenet", 16, 16, with_projection=False, contour_hidden=0), state, "ck.pth")
+
+
 def test_saved_model_config_fills_settings_older_checkpoints_predate():
     from utils.checkpoint import saved_model_config
 
-    assert saved_model_config({"model_config": {"backbone": "mobilenet"}}) == {"backbone": "mobilenet",
-                                                                               "separable": False}
+    assert saved_model_config({"model_config": {"backbone": "mobilenet"}}) == {
+        "backbone": "mobilenet", "separable": False, "contour_hidden": 64}
     assert saved_model_config({"model_config": {"separable": True}})["separable"] is True

@@ -119,6 +119,7 @@ def test_the_recorded_flags_are_the_parsed_flags(argv: list[str]) -> None:
 @pytest.mark.parametrize("build, field", [
     (lambda: ModelConfig(freeze_bn=True, sync_bn=True), "freeze_bn"),
     (lambda: ModelConfig(dropout_scale=-0.5), "dropout_scale"),
+    (lambda: ModelConfig(contour_hidden=-1), "contour_hidden"),
     (lambda: OptimConfig(epochs=0), "epochs"),
     (lambda: OptimConfig(max_nonfinite=0), "max_nonfinite"),
     (lambda: OptimConfig(max_iters=-1), "max_iters"),
@@ -128,6 +129,15 @@ def test_the_recorded_flags_are_the_parsed_flags(argv: list[str]) -> None:
 ])
 def test_bad_train_settings_are_one_line_errors(build: Any, field: str) -> None:
     _assert_one_line_error(build, field)
+
+
+def test_model_architecture_is_what_the_built_model_records() -> None:
+    from modeling import build_model
+
+    config = parse_config(["--contour-hidden", "0", "--no-separable", "--out-stride", "8"]).model
+    model = build_model(**config.architecture(), with_projection=False, pretrained="none")
+    assert model.config == {**config.architecture(), "with_projection": False}
+    assert (model.config["contour_hidden"], model.config["separable"], model.config["output_stride"]) == (0, False, 8)
 
 
 def test_train_settings_are_frozen() -> None:

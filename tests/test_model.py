@@ -76,7 +76,8 @@ def test_aspp_rates_follow_the_output_stride(model) -> None:
 
 def test_config_rebuilds_the_same_architecture(model) -> None:
     rebuilt = build_model(**model.config)
-    assert set(model.config) == {"backbone", "output_stride", "embed_dim", "with_projection", "separable"}
+    assert set(model.config) == {"backbone", "output_stride", "embed_dim", "with_projection", "separable",
+                                 "contour_hidden"}
     rebuilt.load_state_dict(model.state_dict(), strict=True)
 
 
@@ -221,6 +222,20 @@ def test_scale_dropout_scales_every_dropout_and_zero_makes_training_deterministi
     assert torch.equal(model(x)["mask"], model(x)["mask"])  # BatchNorm alone is deterministic
     with pytest.raises(UserError, match="dropout-scale"):
         scale_dropout(build_model("mobilenet", 16, 16, with_projection=False), 2.5)
+
+
+def test_a_contour_head_without_hidden_layer_is_one_3x3_conv_that_trains_the_pivot() -> None:
+    torch.manual_seed(0)
+    model = build_model("mobilenet", 16, EMBED_DIM, with_projection=False, contour_hidden=0)
+    (conv,) = model.contour_head
+    assert isinstance(conv, nn.Conv2d) and conv.kernel_size == (3, 3) and conv.out_channels == 1
+    assert sum(p.numel() for p in model.contour_head.parameters()) == 256 * 9 + 1
+    out = model(torch.randn(2, 3, HEIGHT, WIDTH))
+    assert out["contour"].shape == (2, 1, HEIGHT, WIDTH)
+    out["contour"].sum().backward()
+    assert conv.weight.grad.abs().sum() > 0 and model.decoder.fuse[0][0].weight.grad.abs().sum() > 0
+    rebuilt = build_model(**model.config)
+    rebuilt.load_state_dict(model.state_dict())
 
 
 def test_separable_convs_are_depthwise_smaller_and_rebuild_from_config() -> None:

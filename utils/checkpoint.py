@@ -4,7 +4,8 @@ A checkpoint is a dict saved with ``torch.save`` and loaded with ``weights_only=
 
 - ``format``: :data:`CHECKPOINT_FORMAT` (tells our files from foreign ones);
 - ``model_config``: keyword arguments of :func:`modeling.build_model` (backbone, output stride, heads,
-  separable convolutions; absent in older checkpoints, i.e. standard);
+  separable convolutions, contour head width; older checkpoints lack the later settings:
+  :data:`LEGACY_MODEL_CONFIG`);
 - ``state_dict``: model weights (without a DDP ``module.`` prefix);
 - optional training state: ``optimizer``, ``scheduler``, ``scaler``, ``epoch``, ``iteration``,
   ``best_metric``, ``rng`` and ``args`` (plain types only, so weights-only loading works).
@@ -22,8 +23,9 @@ import torch
 from utils.errors import CheckpointError
 
 CHECKPOINT_FORMAT = "cacl-net/1"
-ARCHITECTURE_KEYS = ("backbone", "output_stride", "separable")  # model_config settings that shape the weights
-LEGACY_MODEL_CONFIG = {"separable": False}  # what a checkpoint made before a setting existed used
+# model_config settings that shape the weights
+ARCHITECTURE_KEYS = ("backbone", "output_stride", "separable", "contour_hidden")
+LEGACY_MODEL_CONFIG = {"separable": False, "contour_hidden": 64}  # what checkpoints made before a setting used
 DDP_PREFIX = "module."
 PROJECTION_PREFIX = "projection"  # the training-only contrastive heads (projection_t, projection_a)
 
@@ -116,8 +118,8 @@ def saved_model_config(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _architecture_hint(model: torch.nn.Module, state: dict[str, Any]) -> str:
-    """Which architecture settings differ between the checkpoint and ``model`` (a checkpoint without
-    ``separable`` predates that option and is standard), as a clause for the error line."""
+    """Which architecture settings differ between the checkpoint and ``model`` (settings a checkpoint
+    predates read as :data:`LEGACY_MODEL_CONFIG`), as a clause for the error line."""
     own = getattr(model, "config", None)
     if not isinstance(own, dict) or not isinstance(state.get("model_config"), dict):
         return ""
