@@ -80,7 +80,7 @@ def run_pass(model: torch.nn.Module, dataset: EvalDataset, config: EvalConfig,
     loader = DataLoader(dataset, batch_size=1, collate_fn=_first, num_workers=config.data.workers)
     stats = RunStats()
     with tqdm(total=len(dataset), desc=desc, unit="img", dynamic_ncols=True) as progress:
-        for samples in same_size_batches(loader, config.data.batch_size, stats):
+        for samples in same_size_batches(loader, config.data.eval_batch_size, stats):
             images = to_input([s["image"] for s in samples], device)
             probs = predict_batch(model, images, config.resize or None, config.tile, amp=config.amp)
             if evaluator is not None:

@@ -83,6 +83,21 @@ def test_the_checkpoints_initialisation_is_printed(data, tmp_path, capsys):
     assert code == 0 and "initialised from unknown" in out
 
 
+@pytest.mark.parametrize("flags, sizes", [(["--batch-size", "2"], [2, 1]),
+                                          (["--batch-size", "2", "--test-batch-size", "3"], [3])])
+def test_the_test_batch_size_sets_the_prediction_batch(data, tmp_path, capsys, monkeypatch, flags, sizes):
+    from evaluation import runner
+
+    seen: list[int] = []
+    predict = runner.predict_batch
+    monkeypatch.setattr(runner, "predict_batch", lambda model, images, *a, **k: seen.append(len(images))
+                        or predict(model, images, *a, **k))
+    code, _, err = run(["--in-path", str(data / "set"), "--ckpt", str(data / "model.pth"),
+                        "--out-dir", str(tmp_path), "--workers", "0", "--bins", "100", *flags], capsys)
+    assert code == 0, err
+    assert seen == sizes
+
+
 def test_glob_without_ground_truth_writes_predictions(data, tmp_path, capsys):
     code, _, err = run(["--in-path", str(data / "set" / "Tp" / "*.png"), "--ckpt", str(data / "model.pth"),
                         "--out-dir", str(tmp_path), "--tile", "32", *FAST], capsys)
