@@ -30,7 +30,8 @@ from utils.errors import DataError, UserError
 
 LIST_SUFFIXES = {".txt", ".json", ".lst"}
 MAX_LISTED = 10
-SPLIT_FLAGS = ("split_seed", "val_fraction", "test_fraction", "synthetic_size", "crop_size")  # define a split
+# what defines a split (for synthetic data, the photos it is made from too)
+SPLIT_FLAGS = ("split_seed", "val_fraction", "test_fraction", "synthetic_size", "crop_size", "synthetic_source")
 
 
 @dataclass

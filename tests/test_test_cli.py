@@ -175,6 +175,18 @@ def test_dataset_split_flags_default_to_the_training_runs(data, tmp_path, capsys
     assert json.loads((tmp_path / "b" / "metrics.json").read_text())["count/images"] == 8
 
 
+def test_a_synthetic_runs_source_photos_are_part_of_its_split():
+    from evaluation.inputs import inherit_split_flags
+
+    values, taken = inherit_split_flags("synthetic", {}, {"dataset": "synthetic", "synthetic_source": "/photos"})
+    assert values["synthetic_source"] == "/photos" and "synthetic_source" in taken
+    values, _ = inherit_split_flags("synthetic", {"synthetic_source": "/mine"},
+                                    {"dataset": "synthetic", "synthetic_source": "/photos"})
+    assert values["synthetic_source"] == "/mine"
+    values, _ = inherit_split_flags("synthetic", {}, {"dataset": "list", "synthetic_source": "/photos"})
+    assert values["synthetic_source"] is None  # mixed into another dataset's training: not this split
+
+
 TRANSFORM_FLAGS = ("--base-size", "--min-scale", "--max-scale", "--hflip", "--color-jitter", "--degrade-prob")
 
 
