@@ -1,8 +1,9 @@
 """Shared fixtures.
 
 ``gloo_store``: multi-process tests rendezvous through a TCPStore that this (the pytest) process hosts,
-as torchrun's agent does. When rank 0 hosted it, rank 0 could exit while its peer was still tearing
-the group down, and gloo aborted the peer (SIGABRT, about one CI run in thirty).
+as torchrun's agent does, so no worker's exit takes the store away from its peer. (The SIGABRT seen in
+CI came later, in a worker's interpreter teardown after a clean destroy_process_group; the workers
+avoid it by ending with os._exit, tests/test_distributed.py.)
 """
 from __future__ import annotations
 
