@@ -1,6 +1,7 @@
 """Cost of the CaCL objective: train-step time against mask-BCE only, and memory of the contrastive term.
 
-Timing: MobileNetV2 DeepLabv3+ (random init), SGD step, configurations interleaved round by round so
+Timing: train.py's default model (MobileNetV2 DeepLabv3+, random init; its decoder, contour head, dropout,
+memory format and bfloat16 autocast, each a flag here), SGD step, configurations interleaved round by round so
 load from other processes hits them alike. Reported per configuration: the median wall time and the
 median CPU time of this process (``time.process_time``) per step. On a shared machine the CPU time is
 the steadier measure (other jobs stretch wall time, not the work done), so the ratios use it; run with
@@ -28,8 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-from engine.config import ModelConfig
+from engine.config import ModelConfig, RunConfig
 from modeling import build_model
+from modeling.utils import scale_dropout
+from utils.device import TRAIN_AMP_DEFAULT, autocast_dtype
 from utils.losses import CaCLCriterion, LossConfig
 from utils.losses.contrastive import contour_contrastive
 from utils.losses.patches import patch_labels
@@ -53,6 +56,12 @@ def parse_args() -> argparse.Namespace:
                         help="depthwise-separable 3×3 convolutions (default: train.py's, %(default)s)")
     parser.add_argument("--contour-hidden", type=int, default=ModelConfig.contour_hidden,
                         help="the contour head's hidden width (default: train.py's, %(default)s)")
+    parser.add_argument("--dropout-scale", type=float, default=ModelConfig.dropout_scale,
+                        help="dropout probabilities × this (default: train.py's, %(default)s)")
+    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=TRAIN_AMP_DEFAULT,
+                        help="bfloat16 autocast, as train.py runs on the CPU (default: %(default)s)")
+    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
+                        default=RunConfig.channels_last, help="NHWC memory format (default: train.py's, %(default)s)")
     return parser.parse_args()
 
 
@@ -67,18 +76,26 @@ def make_masks(batch: int, size: int, gen: torch.Generator) -> torch.Tensor:
 
 
 def bench_model(args: argparse.Namespace, with_projection: bool) -> torch.nn.Module:
-    """MobileNetV2 DeepLabv3+ (random init) with the decoder and contour head the flags choose."""
-    return build_model("mobilenet", with_projection=with_projection, separable=args.separable,
-                       contour_hidden=args.contour_hidden)
+    """train.py's model as the flags shape it (random init): decoder, contour head, dropout, memory format."""
+    config = ModelConfig(separable=args.separable, contour_hidden=args.contour_hidden,
+                         dropout_scale=args.dropout_scale)
+    model = build_model(**config.architecture(), with_projection=with_projection, pretrained="none")
+    return scale_dropout(model, config.dropout_scale).to(memory_format=memory_format(args))
+
+
+def memory_format(args: argparse.Namespace) -> torch.memory_format:
+    return torch.channels_last if args.channels_last else torch.contiguous_format
 
 
 def timed_step(model: torch.nn.Module, criterion: CaCLCriterion, images: torch.Tensor,
-               masks: torch.Tensor, optimizer: torch.optim.Optimizer) -> tuple[float, float]:
+               masks: torch.Tensor, optimizer: torch.optim.Optimizer, amp: bool) -> tuple[float, float]:
     """One forward/loss/backward/SGD step, as the trainer runs it; returns its (wall, process CPU) time in
     seconds."""
     wall, cpu = time.perf_counter(), time.process_time()
     optimizer.zero_grad(set_to_none=True)
-    criterion(model(images, criterion.patch_selector(masks)), masks)["total"].backward()
+    with torch.autocast("cpu", dtype=autocast_dtype(images.device), enabled=amp):
+        loss = criterion(model(images, criterion.patch_selector(masks)), masks)["total"]
+    loss.backward()
     optimizer.step()
     return time.perf_counter() - wall, time.process_time() - cpu
 
@@ -86,7 +103,7 @@ def timed_step(model: torch.nn.Module, criterion: CaCLCriterion, images: torch.T
 def time_configurations(args: argparse.Namespace) -> dict[str, tuple[float, float]]:
     """Median (wall, CPU) step time of each configuration, measured in interleaved rounds."""
     gen = torch.Generator().manual_seed(0)
-    images = torch.randn(args.batch, 3, args.size, args.size, generator=gen)
+    images = torch.randn(args.batch, 3, args.size, args.size, generator=gen).to(memory_format=memory_format(args))
     masks = make_masks(args.batch, args.size, gen)
     bce_only = CaCLCriterion(BCE_ONLY)
     setups = {
@@ -98,7 +115,7 @@ def time_configurations(args: argparse.Namespace) -> dict[str, tuple[float, floa
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in setups}
     for round_index in range(args.steps + 1):
         for name, (model, criterion) in setups.items():
-            elapsed = timed_step(model.train(), criterion, images, masks, optimizers[name])
+            elapsed = timed_step(model.train(), criterion, images, masks, optimizers[name], args.amp)
             if round_index > 0:
                 times[name].append(elapsed)
     return {name: (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values))
@@ -164,7 +181,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     convs = "separable" if args.separable else "standard"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU, {args.steps} timed steps, "
-          f"{convs} ASPP/decoder convolutions, contour head hidden width {args.contour_hidden}")
+          f"{convs} ASPP/decoder convolutions, contour head hidden width {args.contour_hidden}, "
+          f"dropout ×{args.dropout_scale}, {'bfloat16 autocast' if args.amp else 'float32'}, "
+          f"{'channels-last' if args.channels_last else 'contiguous'}")
     medians = time_configurations(args)
     print(f"\n| configuration ({args.size}², batch {args.batch}) | median wall (s) | median CPU (s) |")
     print("|---|---|---|")

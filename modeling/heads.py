@@ -87,10 +87,15 @@ class PivotMoments:
 
     @classmethod
     def of(cls, pivot: Tensor) -> "PivotMoments":
-        """The moments of a (B,C,h,w) pivot, in float32 at least (outside autocast)."""
-        with torch.autocast(pivot.device.type, enabled=False):
+        """The moments of a (B,C,h,w) pivot, returned in float32 at least. Under autocast the C×C products
+        run in the autocast dtype, as the dense layer's product would (per image, summed in float32);
+        outside it in float32 at least, so the float64 checks against the dense path hold exactly."""
+        device = pivot.device.type
+        product_dtype = (torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device)
+                         else torch.promote_types(pivot.dtype, torch.float32))
+        with torch.autocast(device, enabled=False):
             x = pivot.flatten(2)
-            mean, covariance = _ChannelMoments.apply(x.to(torch.promote_types(x.dtype, torch.float32)))
+            mean, covariance = _ChannelMoments.apply(x, product_dtype)
             return cls(mean, covariance, x.shape[0] * x.shape[2])
 
     def of_linear(self, weight: Tensor) -> tuple[Tensor, Tensor]:
@@ -102,26 +107,35 @@ class PivotMoments:
 
 
 class _ChannelMoments(torch.autograd.Function):
-    """Mean (C,) and biased covariance (C,C) of the channels of x (B,C,M) over its B·M positions. The
-    backward is one C×C by C×(B·M) product (autograd's own would take two, one per factor of the
-    ``centred @ centredᵀ`` product), and no transposed copy of x is made."""
+    """Mean (C,) and biased covariance (C,C), at least float32, of the channels of x (B,C,M) over its B·M
+    positions, the products in ``product_dtype``. The backward is one C×C by C×(B·M) product (autograd's
+    own would take two, one per factor of the ``centred @ centredᵀ`` product), and no transposed copy of x
+    is made. x is centred on its mean rounded to ``product_dtype`` (one pass, no float32 copy of a bf16 x);
+    the rounding's offset ``d`` (the centred rows' mean) is taken out exactly: Σ = E[c cᵀ] − d dᵀ."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(ctx: Any, x: Tensor, product_dtype: torch.dtype) -> tuple[Tensor, Tensor]:
         count = x.shape[0] * x.shape[2]
-        mean = x.mean((0, 2))
-        centred = x - mean[:, None]
-        ctx.save_for_backward(centred)
-        return mean, (centred @ centred.transpose(1, 2)).sum(0) / count
+        stats_dtype = torch.promote_types(product_dtype, torch.float32)
+        mean = x.mean((0, 2), dtype=stats_dtype)
+        rounded_mean = mean.to(product_dtype)
+        centred = x.to(product_dtype) - rounded_mean[:, None]
+        offset = mean - rounded_mean.to(stats_dtype)
+        ctx.save_for_backward(centred, offset)
+        ctx.input_dtype = x.dtype
+        second_moment = (centred @ centred.transpose(1, 2)).sum(0, dtype=stats_dtype) / count
+        return mean, second_moment - torch.outer(offset, offset)
 
     @staticmethod
-    def backward(ctx: Any, grad_mean: Tensor, grad_covariance: Tensor) -> Tensor:
-        (centred,) = ctx.saved_tensors
+    def backward(ctx: Any, grad_mean: Tensor, grad_covariance: Tensor) -> tuple[Tensor, None]:
+        centred, offset = ctx.saved_tensors
         count = centred.shape[0] * centred.shape[2]
-        # the centring's own term (minus the mean of this over the positions) vanishes: the centred
-        # positions sum to 0
-        grad = ((grad_covariance + grad_covariance.T) / count) @ centred
-        return grad.add_(grad_mean[:, None] / count)
+        symmetric = (grad_covariance + grad_covariance.T) / count
+        # d Σ / d x_p = sym · (x_p − mean) = sym · centred_p − sym · offset; the centring's own term (minus
+        # the mean of this over the positions) vanishes because the x_p − mean sum to 0
+        per_channel = grad_mean / count - symmetric @ offset
+        grad = symmetric.to(centred.dtype) @ centred
+        return grad.add_(per_channel.to(grad.dtype)[:, None]).to(ctx.input_dtype), None
 
 
 def _uses_batch_stats(bn: nn.BatchNorm2d) -> bool:

@@ -157,6 +157,36 @@ def test_pivot_moments_and_their_gradient() -> None:
     assert torch.autograd.gradcheck(mean_and_covariance, (pivot,))
 
 
+def test_pivot_moments_under_autocast_stay_float32_and_close_to_the_exact_ones() -> None:
+    """Under bf16 autocast the products run in bf16 (as the dense 1×1 conv would): the moments come back in
+    float32, within bf16 rounding of the float32 ones, and so does their gradient."""
+    torch.manual_seed(0)
+    pivot = (torch.randn(2, 32, 16, 16) * 3 + 1).requires_grad_()
+    exact = PivotMoments.of(pivot)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = PivotMoments.of(pivot)
+    assert mixed.mean.dtype == mixed.covariance.dtype == torch.float32
+    scale = exact.covariance.abs().max().item()
+    torch.testing.assert_close(mixed.mean, exact.mean, rtol=0, atol=1e-5)
+    torch.testing.assert_close(mixed.covariance, exact.covariance, rtol=0, atol=1e-2 * scale)
+    weight = torch.randn(32, 32)
+    grads = [torch.autograd.grad((m.covariance * weight).sum() + m.mean.sum(), pivot)[0] for m in (exact, mixed)]
+    assert grads[1].dtype == torch.float32
+    torch.testing.assert_close(grads[1], grads[0], rtol=0, atol=1e-2 * grads[0].abs().max().item())
+
+
+def test_sampled_projection_under_autocast_matches_the_dense_heads_within_bf16_rounding() -> None:
+    torch.manual_seed(0)
+    heads = [ProjectionHead(32, 24, 16) for _ in range(2)]
+    pivot = torch.randn(2, 32, 8, 8) * 2 + 0.5
+    index = torch.tensor([0, 5, 17, 63, 64, 100, 127])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        dense = [gather_positions(copy.deepcopy(head)(pivot), index).float() for head in heads]
+        rows = [r.float() for r in project_patches(heads, pivot, index)]
+    for d, r in zip(dense, rows):
+        torch.testing.assert_close(r, d, rtol=0, atol=3e-2)
+
+
 def running_stats(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in model.state_dict().items() if "running" in k or "num_batches" in k}
 
