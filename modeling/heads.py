@@ -94,9 +94,10 @@ class PivotMoments:
         product_dtype = (torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device)
                          else torch.promote_types(pivot.dtype, torch.float32))
         with torch.autocast(device, enabled=False):
-            x = pivot.flatten(2)
-            mean, covariance = _ChannelMoments.apply(x, product_dtype)
-            return cls(mean, covariance, x.shape[0] * x.shape[2])
+            # (B, h·w, C): a view in either memory format, so the gradient comes back in the pivot's layout
+            positions = pivot.permute(0, 2, 3, 1).flatten(1, 2)
+            mean, covariance = _ChannelMoments.apply(positions, product_dtype)
+            return cls(mean, covariance, positions.shape[0] * positions.shape[1])
 
     def of_linear(self, weight: Tensor) -> tuple[Tensor, Tensor]:
         """Batch mean and biased variance (K,) of ``weight @ x`` (weight (K,C)) over the positions:
@@ -107,35 +108,35 @@ class PivotMoments:
 
 
 class _ChannelMoments(torch.autograd.Function):
-    """Mean (C,) and biased covariance (C,C), at least float32, of the channels of x (B,C,M) over its B·M
-    positions, the products in ``product_dtype``. The backward is one C×C by C×(B·M) product (autograd's
-    own would take two, one per factor of the ``centred @ centredᵀ`` product), and no transposed copy of x
-    is made. x is centred on its mean rounded to ``product_dtype`` (one pass, no float32 copy of a bf16 x);
-    the rounding's offset ``d`` (the centred rows' mean) is taken out exactly: Σ = E[c cᵀ] − d dᵀ."""
+    """Mean (C,) and biased covariance (C,C), at least float32, of the channels of x (B,M,C) over its B·M
+    positions, the products in ``product_dtype``. The backward is one (B·M)×C by C×C product (autograd's
+    own would take two, one per factor of the ``centredᵀ @ centred`` product). x is centred on its mean
+    rounded to ``product_dtype`` (one pass, no float32 copy of a bf16 x); the rounding's offset ``d`` (the
+    centred rows' mean) is taken out exactly: Σ = E[c cᵀ] − d dᵀ."""
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, product_dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-        count = x.shape[0] * x.shape[2]
+        count = x.shape[0] * x.shape[1]
         stats_dtype = torch.promote_types(product_dtype, torch.float32)
-        mean = x.mean((0, 2), dtype=stats_dtype)
+        mean = x.mean((0, 1), dtype=stats_dtype)
         rounded_mean = mean.to(product_dtype)
-        centred = x.to(product_dtype) - rounded_mean[:, None]
+        centred = x.to(product_dtype) - rounded_mean
         offset = mean - rounded_mean.to(stats_dtype)
         ctx.save_for_backward(centred, offset)
         ctx.input_dtype = x.dtype
-        second_moment = (centred @ centred.transpose(1, 2)).sum(0, dtype=stats_dtype) / count
+        second_moment = (centred.transpose(1, 2) @ centred).sum(0, dtype=stats_dtype) / count
         return mean, second_moment - torch.outer(offset, offset)
 
     @staticmethod
     def backward(ctx: Any, grad_mean: Tensor, grad_covariance: Tensor) -> tuple[Tensor, None]:
         centred, offset = ctx.saved_tensors
-        count = centred.shape[0] * centred.shape[2]
+        count = centred.shape[0] * centred.shape[1]
         symmetric = (grad_covariance + grad_covariance.T) / count
         # d Σ / d x_p = sym · (x_p − mean) = sym · centred_p − sym · offset; the centring's own term (minus
         # the mean of this over the positions) vanishes because the x_p − mean sum to 0
         per_channel = grad_mean / count - symmetric @ offset
-        grad = symmetric.to(centred.dtype) @ centred
-        return grad.add_(per_channel.to(grad.dtype)[:, None]).to(ctx.input_dtype), None
+        grad = centred @ symmetric.to(centred.dtype)
+        return grad.add_(per_channel.to(grad.dtype)).to(ctx.input_dtype), None
 
 
 def _uses_batch_stats(bn: nn.BatchNorm2d) -> bool:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Shared by reproduce_casia1_cpu.sh and ablation.sh casia1: the CASIA v1 joint-training data recipe.
 # Sets CASIA1_FLAGS (train.py flags: the source-disjoint split, authentic images as negatives, native-resolution
-# crops, JPEG/blur/noise, --pos-weight, and synthetic tampering of the train-side authentic photos mixed in)
+# crops with no random rescaling, JPEG/blur/noise, --pos-weight, and synthetic tampering of the train-side
+# authentic photos mixed in)
 # after linking those photos into "$1"/casia1_au_train. Environment: CACL_CASIA1_ROOT (required), SPLIT,
 # MIX (synthetic share, default 0.5), POS_WEIGHT (default 3).
 CASIA1=${CACL_CASIA1_ROOT:?set CACL_CASIA1_ROOT to the CASIA v1 folder (Au/, Tp/, Gt/)}
@@ -16,5 +17,6 @@ casia1_flags() {
   grep '^Au/' "$SPLIT/train.txt" | cut -d' ' -f1 | while read -r f; do ln -sf "$(realpath "$CASIA1/$f")" "$au/"; done
   CASIA1_FLAGS=(--dataset list --list "$SPLIT/train.txt" --val-list "$SPLIT/val.txt" --data-root "$CASIA1"
                 --val-fraction 0 --test-fraction 0 --include-authentic --base-size 0 --test-batch-size 1
+                --min-scale 1.0 --max-scale 1.0  # resampling wipes out the traces (docs/RESULTS.md, recipe search)
                 --synthetic-source "$au" --mix-synthetic "$MIX" --degrade-prob 0.3 --pos-weight "$POS_WEIGHT")
 }
