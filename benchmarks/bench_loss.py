@@ -32,7 +32,7 @@ from torch.profiler import ProfilerActivity, profile
 from engine.config import ModelConfig, RunConfig
 from modeling import build_model
 from modeling.utils import scale_dropout
-from utils.device import TRAIN_AMP_DEFAULT, autocast_dtype
+from utils.device import autocast_dtype
 from utils.losses import CaCLCriterion, LossConfig
 from utils.losses.contrastive import contour_contrastive
 from utils.losses.patches import patch_labels
@@ -58,10 +58,11 @@ def parse_args() -> argparse.Namespace:
                         help="the contour head's hidden width (default: train.py's, %(default)s)")
     parser.add_argument("--dropout-scale", type=float, default=ModelConfig.dropout_scale,
                         help="dropout probabilities × this (default: train.py's, %(default)s)")
-    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=TRAIN_AMP_DEFAULT,
+    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=RunConfig.amp,
                         help="bfloat16 autocast, as train.py runs on the CPU (default: %(default)s)")
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
-                        default=RunConfig.channels_last, help="NHWC memory format (default: train.py's, %(default)s)")
+                        default=RunConfig.channels_last,
+                        help="NHWC memory format (default: train.py's, %(default)s)")
     return parser.parse_args()
 
 
@@ -84,6 +85,7 @@ def bench_model(args: argparse.Namespace, with_projection: bool) -> torch.nn.Mod
 
 
 def memory_format(args: argparse.Namespace) -> torch.memory_format:
+    """The memory format of the model and images, as train.py's ``--channels-last`` picks it."""
     return torch.channels_last if args.channels_last else torch.contiguous_format
 
 
@@ -103,7 +105,8 @@ def timed_step(model: torch.nn.Module, criterion: CaCLCriterion, images: torch.T
 def time_configurations(args: argparse.Namespace) -> dict[str, tuple[float, float]]:
     """Median (wall, CPU) step time of each configuration, measured in interleaved rounds."""
     gen = torch.Generator().manual_seed(0)
-    images = torch.randn(args.batch, 3, args.size, args.size, generator=gen).to(memory_format=memory_format(args))
+    images = torch.randn(args.batch, 3, args.size, args.size, generator=gen)
+    images = images.to(memory_format=memory_format(args))
     masks = make_masks(args.batch, args.size, gen)
     bce_only = CaCLCriterion(BCE_ONLY)
     setups = {

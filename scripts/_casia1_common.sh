@@ -17,6 +17,6 @@ casia1_flags() {
   grep '^Au/' "$SPLIT/train.txt" | cut -d' ' -f1 | while read -r f; do ln -sf "$(realpath "$CASIA1/$f")" "$au/"; done
   CASIA1_FLAGS=(--dataset list --list "$SPLIT/train.txt" --val-list "$SPLIT/val.txt" --data-root "$CASIA1"
                 --val-fraction 0 --test-fraction 0 --include-authentic --base-size 0 --test-batch-size 1
-                --min-scale 1.0 --max-scale 1.0  # resampling wipes out the traces (docs/RESULTS.md, recipe search)
+                --min-scale 1.0 --max-scale 1.0  # no rescaling: docs/RESULTS.md, recipe search
                 --synthetic-source "$au" --mix-synthetic "$MIX" --degrade-prob 0.3 --pos-weight "$POS_WEIGHT")
 }

@@ -128,8 +128,11 @@ def test_scripts_build_the_recipe_command(script: str, ngpus: str, expected: str
 def test_the_casia_script_trains_without_random_rescaling() -> None:
     """The CASIA recipe overrides the shared 0.5-1.5 scale range (the last flag wins in argparse)."""
     words = _script("train_casia.sh", "1", "echo").stdout.split()
-    last = {flag: words[len(words) - 1 - words[::-1].index(flag) + 1] for flag in ("--min-scale", "--max-scale")}
-    assert last == {"--min-scale": "1.0", "--max-scale": "1.0"}
+    def last_value(flag: str) -> str:
+        return words[len(words) - words[::-1].index(flag)]
+
+    assert {flag: last_value(flag) for flag in ("--min-scale", "--max-scale")} == {"--min-scale": "1.0",
+                                                                                   "--max-scale": "1.0"}
 
 
 def test_a_script_really_runs_train_py() -> None:

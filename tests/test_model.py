@@ -170,7 +170,8 @@ def test_pivot_moments_under_autocast_stay_float32_and_close_to_the_exact_ones()
     torch.testing.assert_close(mixed.mean, exact.mean, rtol=0, atol=1e-5)
     torch.testing.assert_close(mixed.covariance, exact.covariance, rtol=0, atol=1e-2 * scale)
     weight = torch.randn(32, 32)
-    grads = [torch.autograd.grad((m.covariance * weight).sum() + m.mean.sum(), pivot)[0] for m in (exact, mixed)]
+    grads = [torch.autograd.grad((m.covariance * weight).sum() + m.mean.sum(), pivot)[0]
+             for m in (exact, mixed)]
     assert grads[1].dtype == torch.float32
     torch.testing.assert_close(grads[1], grads[0], rtol=0, atol=1e-2 * grads[0].abs().max().item())
 
