@@ -2,7 +2,7 @@
 # Train on CASIA v2, validate on the whole of CASIA v1 (the cross-dataset protocol).
 #   NGPUS=4 bash scripts/train_casia.sh [extra train.py flags]
 source "$(dirname "$0")/_train_common.sh"
-# no random rescaling of the CASIA train images: resampling wipes out the traces the model learns
+# no random rescaling of the CASIA train images (resampling most likely blurs the traces the model reads)
 # (chosen on the CASIA v1 val split at the CPU budget, docs/RESULTS.md "recipe search";
 # overrides the shared 0.5-1.5)
 run_train --dataset casia2 --val-dataset casia1 --epochs 100 --checkname casia2-resnet101 \
