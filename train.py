@@ -28,9 +28,9 @@ from engine.logging import TensorBoard
 from engine.optim import WarmupLR, build_optimizer
 from engine.rng import seed_everything
 from engine.run_dir import args_to_dict, new_experiment_dir, save_args
-from engine.trainer import AMPTrainer, Trainer, TrainerConfig, unwrap
+from engine.trainer import AMPTrainer, Trainer, TrainerConfig
 from modeling import build_model
-from modeling.utils import convert_sync_bn, freeze_bn, param_groups, scale_dropout
+from modeling.utils import convert_sync_bn, freeze_bn, param_groups, scale_dropout, unwrap
 from utils.checkpoint import load_checkpoint, load_model_weights
 from utils.device import resolve_device
 from utils.dist import (
@@ -134,8 +134,8 @@ def build_trainer(config: TrainConfig, info: DistInfo, device: torch.device, run
     optimizer, scheduler = build_schedule(optim, model, per_epoch)
     trainer_config = TrainerConfig(epochs=optim.epochs, eval_interval=run.eval_interval,
                                    max_iters=optim.max_iters, max_nonfinite=optim.max_nonfinite,
-                                   channels_last=run.channels_last, metric=run.best_metric,
-                                   pretrained=provenance)
+                                   ema_decay=optim.ema_decay, channels_last=run.channels_last,
+                                   metric=run.best_metric, pretrained=provenance)
     trainer_class = AMPTrainer if run.amp else Trainer
     trainer = trainer_class(model, criterion, optimizer, scheduler, train_loader, trainer_config, device,
                             val_loader=val_loader, evaluator=PixelEvaluator() if val_loader else None,

@@ -102,6 +102,10 @@ def _add_optim_args(parser: argparse.ArgumentParser) -> None:
                        help="stop after this many iterations in all (smoke runs; the schedule is unchanged)")
     group.add_argument("--max-nonfinite", type=int, default=OptimConfig.max_nonfinite,
                        help="stop after this many skipped steps with a non-finite loss")
+    group.add_argument("--ema-decay", type=float, default=OptimConfig.ema_decay,
+                       help="validate and save an exponential moving average of the weights with this decay "
+                            "per step (e.g. 0.999; 0 = off); checkpoints keep the optimised weights for "
+                            "--resume")
 
 
 def _add_runtime_args(parser: argparse.ArgumentParser) -> None:

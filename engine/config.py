@@ -69,8 +69,9 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Epochs, optimiser, learning-rate schedule (``lr_step`` None: a third of the epochs) and when to
-    stop early (``max_iters`` in all; ``max_nonfinite`` skipped steps)."""
+    """Epochs, optimiser, learning-rate schedule (``lr_step`` None: a third of the epochs), when to
+    stop early (``max_iters`` in all; ``max_nonfinite`` skipped steps) and the weight average
+    (``ema_decay``, :mod:`engine.ema`)."""
 
     epochs: int = 10
     start_epoch: int = 0
@@ -84,11 +85,13 @@ class OptimConfig:
     nesterov: bool = False
     max_iters: Optional[int] = None
     max_nonfinite: int = 20
+    ema_decay: float = 0.0  # 0: validate and save the optimised weights themselves
 
     def __post_init__(self) -> None:
         for name in ("epochs", "max_nonfinite"):
             value = getattr(self, name)
             require(value >= 1, f"{name} must be >= 1, got {value}")
+        require(0.0 <= self.ema_decay < 1.0, f"ema_decay must be in [0, 1), got {self.ema_decay}")
         require(self.max_iters is None or self.max_iters >= 0,
                 f"max_iters must be >= 0, got {self.max_iters}")
 

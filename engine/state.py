@@ -24,6 +24,7 @@ class TrainerConfig:
     max_iters: int | None = None
     max_nonfinite: int = 20
     channels_last: bool = False
+    ema_decay: float = 0.0  # 0: no weight average (engine.ema)
     metric: str = "f1"
     pretrained: dict[str, Any] = field(default_factory=dict)
 

@@ -14,9 +14,9 @@ from typing import Any, Callable, ContextManager, Iterable, Protocol
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from engine.ema import WeightAverage, checkpoint_weights, resumed_average, training_weights
 from engine.logging import (
     RunningMean, TensorBoard, format_kv_table, format_summary, progress_bar, short_terms,
 )
@@ -25,6 +25,7 @@ from engine.rng import capture_rng, restore_rng
 from engine.run_dir import BEST_CHECKPOINT, LAST_CHECKPOINT, append_history
 from engine.state import TrainerConfig, TrainState
 from evaluation.visualize import image_grid
+from modeling.utils import is_finite_model, unwrap
 from utils.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
 from utils.device import autocast_dtype
 from utils.dist import DistInfo, all_gather_object, all_reduce, reduce_dict
@@ -48,17 +49,6 @@ class TrainingDiverged(UserError):
     """Too many non-finite losses, or the model itself became non-finite: the run stops."""
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    """The model inside a DistributedDataParallel wrapper (the model itself otherwise)."""
-    return model.module if isinstance(model, DistributedDataParallel) else model
-
-
-def is_finite_model(model: nn.Module) -> bool:
-    """Whether every parameter and buffer (BatchNorm statistics included) is finite."""
-    tensors = [*model.parameters(), *model.buffers()]
-    return all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point())
-
-
 class Trainer:
     """Full-precision training of a CaCL-Net model (plain or DDP-wrapped) on one device per process."""
 
@@ -75,6 +65,7 @@ class Trainer:
         self.args = args or {}
         self.state = TrainState()
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+        self.ema = WeightAverage(self.module, config.ema_decay) if config.ema_decay else None
 
     # precision hooks (overridden by AMPTrainer)
     def autocast(self) -> ContextManager:
@@ -144,6 +135,8 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         if all_reduce(finite, "min").item() == 1.0:  # every rank skips together, or none does
             self.backward_and_step(losses["total"])
+            if self.ema is not None:
+                self.ema.update(self.module)
             detached = {k: v.detach() for k, v in losses.items()}
             values: dict[str, float] | None = {k: float(v) for k, v in reduce_dict(detached).items()}
         else:
@@ -173,10 +166,14 @@ class Trainer:
         """Score the validation set (each image on exactly one rank, merged) and log F1/AUC/IoU.
 
         Runs in full precision even under :class:`AMPTrainer`: AUC and threshold-free scores need
-        probabilities finer than bfloat16's 8-bit mantissa.
+        probabilities finer than bfloat16's 8-bit mantissa; scores the weight average with ``--ema-decay``.
         """
         if self.val_loader is None or self.evaluator is None:
             return {}
+        with self.ema.applied_to(self.module) if self.ema else contextlib.nullcontext():
+            return self._score_validation()
+
+    def _score_validation(self) -> dict[str, float]:
         self.model.eval()
         self.evaluator.reset()
         grid = None
@@ -236,7 +233,7 @@ class Trainer:
         """Everything :meth:`resume` needs, in the :mod:`utils.checkpoint` format (``rng``: one per rank)."""
         return {
             "model_config": self.module.config,
-            "state_dict": self.module.state_dict(),
+            **checkpoint_weights(self.module, self.ema),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler_state(),
@@ -258,7 +255,9 @@ class Trainer:
             if key not in state:
                 raise CheckpointError(f"{path}: has no '{key}': not a training checkpoint "
                                       "(use --ft to load its weights only)")
-        load_model_weights(self.module, state, path)
+        load_model_weights(self.module, training_weights(state), path)
+        if self.ema is not None:
+            self.ema = resumed_average(self.module, self.config.ema_decay, state)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.load_scaler_state(state.get("scaler"))

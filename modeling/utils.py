@@ -1,5 +1,5 @@
 """Model-level helpers for training: frozen or synchronised batch norm, dropout strength, optimizer
-parameter groups.
+parameter groups, the model inside a DDP wrapper, a finiteness check.
 
 These are functions applied to a built model (never constructor flags), so the trainer decides:
 ``freeze_bn`` before building the optimizer, ``convert_sync_bn`` before wrapping in DDP.
@@ -8,15 +8,29 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from modeling.backbone.base import Backbone
 from utils.errors import UserError
 
-__all__ = ["FrozenBatchNorm2d", "freeze_bn", "convert_sync_bn", "scale_dropout", "param_groups"]
+__all__ = ["FrozenBatchNorm2d", "freeze_bn", "convert_sync_bn", "scale_dropout", "param_groups", "unwrap",
+           "is_finite_model"]
 
 BACKBONE_LR_MULT = 1.0
 HEAD_LR_MULT = 10.0
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a DistributedDataParallel wrapper (the model itself otherwise)."""
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def is_finite_model(model: nn.Module) -> bool:
+    """Whether every parameter and buffer (BatchNorm statistics included) is finite."""
+    tensors = [*model.parameters(), *model.buffers()]
+    return all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point())
 
 
 def scale_dropout(model: nn.Module, factor: float) -> nn.Module:

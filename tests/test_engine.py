@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+import test as test_cli
 import train
 from engine.run_dir import read_history
 from engine.state import TrainState, is_improvement
@@ -137,6 +138,26 @@ def test_resume_after_an_epoch_ends_like_an_uninterrupted_run(tmp_path: Path) ->
     full_state, resumed_state = (load_checkpoint(p / "checkpoint.pth.tar") for p in (uninterrupted, resumed))
     assert resumed_state["iteration"] == full_state["iteration"] == 2
     assert resumed_state["last_metrics"] == pytest.approx(full_state["last_metrics"], abs=1e-6, nan_ok=True)
+
+
+def test_weight_average_is_validated_saved_and_resumed_exactly(tmp_path: Path) -> None:
+    ema = ("--epochs", "2", "--ema-decay", "0.5")
+    uninterrupted = _run(tmp_path, *ema, checkname="full")
+    stopped = _run(tmp_path, *ema, "--max-iters", "1", checkname="part")
+    resumed = _run(tmp_path, *ema, "--resume", str(stopped / "checkpoint.pth.tar"), checkname="part")
+    full, again = (load_checkpoint(p / "checkpoint.pth.tar") for p in (uninterrupted, resumed))
+    assert full["ema_updates"] == again["ema_updates"] == 2
+    assert not all(torch.equal(full["state_dict"][k], full["train_state_dict"][k]) for k in full["state_dict"])
+    for key in ("state_dict", "train_state_dict"):
+        for name, value in full[key].items():
+            torch.testing.assert_close(again[key][name], value, atol=1e-6, rtol=0, msg=f"{key} {name}")
+    assert again["last_metrics"] == pytest.approx(full["last_metrics"], abs=1e-6, nan_ok=True)
+    test_cli.main(["--in-path", "synthetic", "--split", "val", "--ckpt", str(uninterrupted / "checkpoint.pth.tar"),
+                   "--out-dir", str(tmp_path / "scored"), "--workers", "0"])
+    scored = json.loads((tmp_path / "scored" / "metrics.json").read_text())["auc/per_image"]
+    assert scored == pytest.approx(full["last_metrics"]["auc"], abs=1e-4), "test.py scores the validated average"
+    plain = load_checkpoint(_run(tmp_path, "--epochs", "2", checkname="plain") / "checkpoint.pth.tar")
+    assert abs(plain["last_metrics"]["auc"] - full["last_metrics"]["auc"]) > 1e-3, "validation used the average"
 
 
 def test_ft_loads_weights_only(tmp_path: Path) -> None:

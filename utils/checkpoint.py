@@ -6,7 +6,9 @@ A checkpoint is a dict saved with ``torch.save`` and loaded with ``weights_only=
 - ``model_config``: keyword arguments of :func:`modeling.build_model` (backbone, output stride, heads,
   separable convolutions, contour head width; older checkpoints lack the later settings:
   :data:`LEGACY_MODEL_CONFIG`);
-- ``state_dict``: model weights (without a DDP ``module.`` prefix);
+- ``state_dict``: model weights (without a DDP ``module.`` prefix): the model validated and scored, which
+  is the weight average when trained with ``--ema-decay``;
+- with ``--ema-decay`` also ``train_state_dict`` (the optimised weights) and ``ema_updates``, for resuming;
 - optional training state: ``optimizer``, ``scheduler``, ``scaler``, ``epoch``, ``iteration``,
   ``best_metric``, ``rng`` and ``args`` (plain types only, so weights-only loading works).
 """
