@@ -13,6 +13,7 @@ from modeling.layers import conv_bn_relu
 from utils.grid import gather_positions
 
 CONTOUR_HIDDEN = 64
+MEAN_CHUNK_ROWS = 4096  # rows per float32 partial sum of a bf16 pivot's mean: cache-sized, no full copy
 
 
 class MaskHead(nn.Conv2d):
@@ -87,17 +88,25 @@ class PivotMoments:
 
     @classmethod
     def of(cls, pivot: Tensor) -> "PivotMoments":
-        """The moments of a (B,C,h,w) pivot, returned in float32 at least. Under autocast the C×C products
-        run in the autocast dtype, as the dense layer's product would (per image, summed in float32);
-        outside it in float32 at least, so the float64 checks against the dense path hold exactly."""
+        """The moments of a (B,C,h,w) pivot (see :meth:`with_rows`)."""
+        return cls.with_rows(pivot, torch.zeros(0, dtype=torch.long, device=pivot.device))[1]
+
+    @classmethod
+    def with_rows(cls, pivot: Tensor, index: Tensor) -> tuple[Tensor, "PivotMoments"]:
+        """The pivot's vectors (n,C) at flat positions ``index`` (over B·h·w) and the moments of the whole
+        (B,C,h,w) pivot, in one autograd node whose backward writes one dense gradient (the rows' gradients
+        added into the moments' in place, not a zero-filled gradient of the pivot's size per use).
+
+        The moments come back in float32 at least. Under autocast the C×C products run in the autocast
+        dtype, as the dense layer's product would (per image, summed in float32); outside it in float32 at
+        least, so the float64 checks against the dense path hold exactly."""
         device = pivot.device.type
         product_dtype = (torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device)
                          else torch.promote_types(pivot.dtype, torch.float32))
         with torch.autocast(device, enabled=False):
-            # (B, h·w, C): a view in either memory format, so the gradient comes back in the pivot's layout
-            positions = pivot.permute(0, 2, 3, 1).flatten(1, 2)
-            mean, covariance = _ChannelMoments.apply(positions, product_dtype)
-            return cls(mean, covariance, positions.shape[0] * positions.shape[1])
+            rows, mean, covariance = _RowsAndMoments.apply(pivot, index, product_dtype)
+            batch, _, height, width = pivot.shape
+            return rows, cls(mean, covariance, batch * height * width)
 
     def of_linear(self, weight: Tensor) -> tuple[Tensor, Tensor]:
         """Batch mean and biased variance (K,) of ``weight @ x`` (weight (K,C)) over the positions:
@@ -107,36 +116,54 @@ class PivotMoments:
             return weight @ self.mean, ((weight @ self.covariance) * weight).sum(1)
 
 
-class _ChannelMoments(torch.autograd.Function):
-    """Mean (C,) and biased covariance (C,C), at least float32, of the channels of x (B,M,C) over its B·M
-    positions, the products in ``product_dtype``. The backward is one (B·M)×C by C×C product (autograd's
-    own would take two, one per factor of the ``centredᵀ @ centred`` product). x is centred on its mean
-    rounded to ``product_dtype`` (one pass, no float32 copy of a bf16 x); the rounding's offset ``d`` (the
-    centred rows' mean) is taken out exactly: Σ = E[c cᵀ] − d dᵀ."""
+class _RowsAndMoments(torch.autograd.Function):
+    """Rows of a (B,C,h,w) pivot at flat positions ``index`` over B·h·w, and the mean (C,) and biased
+    covariance (C,C), at least float32, of its channels over the B·h·w positions, the products in
+    ``product_dtype``.
+
+    The backward is one (B·h·w)×C by C×C product (autograd's own would take two, one per factor of the
+    ``centredᵀ @ centred`` product) into which the rows' gradients are added in place; it is a fresh
+    channels-last tensor, which autograd can add the other heads' gradients into in place (a view would
+    cost an out-of-place sum of pivot-sized tensors). The pivot is centred on its mean rounded to
+    ``product_dtype`` (no float32 copy of a bf16 pivot: the float32 mean is summed in cache-sized chunks);
+    the rounding's offset ``d`` (the centred rows' mean) is taken out exactly: Σ = E[c cᵀ] − d dᵀ."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, product_dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-        count = x.shape[0] * x.shape[1]
+    def forward(ctx: Any, pivot: Tensor, index: Tensor, product_dtype: torch.dtype
+                ) -> tuple[Tensor, Tensor, Tensor]:
+        batch, channels, height, width = pivot.shape
+        count = batch * height * width
         stats_dtype = torch.promote_types(product_dtype, torch.float32)
-        mean = x.mean((0, 1), dtype=stats_dtype)
+        # (B, h·w, C): a view of a channels-last pivot
+        x = pivot.permute(0, 2, 3, 1).reshape(batch, height * width, channels)
+        flat = x.reshape(count, channels)  # a copy only for a contiguous (NCHW) pivot
+        mean = sum(chunk.sum(0, dtype=stats_dtype) for chunk in flat.split(MEAN_CHUNK_ROWS)) / count
         rounded_mean = mean.to(product_dtype)
         centred = x.to(product_dtype) - rounded_mean
         offset = mean - rounded_mean.to(stats_dtype)
-        ctx.save_for_backward(centred, offset)
-        ctx.input_dtype = x.dtype
+        ctx.save_for_backward(centred, offset, index)
+        ctx.pivot_shape, ctx.input_dtype = pivot.shape, pivot.dtype
         second_moment = (centred.transpose(1, 2) @ centred).sum(0, dtype=stats_dtype) / count
-        return mean, second_moment - torch.outer(offset, offset)
+        return flat[index], mean, second_moment - torch.outer(offset, offset)
 
     @staticmethod
-    def backward(ctx: Any, grad_mean: Tensor, grad_covariance: Tensor) -> tuple[Tensor, None]:
-        centred, offset = ctx.saved_tensors
-        count = centred.shape[0] * centred.shape[1]
+    def backward(ctx: Any, grad_rows: Tensor | None, grad_mean: Tensor,
+                 grad_covariance: Tensor) -> tuple[Tensor, None, None]:
+        centred, offset, index = ctx.saved_tensors
+        batch, channels, height, width = ctx.pivot_shape
+        count = batch * height * width
         symmetric = (grad_covariance + grad_covariance.T) / count
         # d Σ / d x_p = sym · (x_p − mean) = sym · centred_p − sym · offset; the centring's own term (minus
         # the mean of this over the positions) vanishes because the x_p − mean sum to 0
         per_channel = grad_mean / count - symmetric @ offset
-        grad = centred @ symmetric.to(centred.dtype)
-        return grad.add_(per_channel.to(grad.dtype)).to(ctx.input_dtype), None
+        grad = torch.empty(ctx.pivot_shape, dtype=centred.dtype, device=centred.device,
+                           memory_format=torch.channels_last)
+        rows = grad.permute(0, 2, 3, 1).view(count, channels)  # the same storage, position-major
+        torch.mm(centred.reshape(count, channels), symmetric.to(centred.dtype), out=rows)
+        rows.add_(per_channel.to(rows.dtype))
+        if grad_rows is not None:
+            rows.index_add_(0, index, grad_rows.to(rows.dtype))
+        return grad.to(ctx.input_dtype), None, None
 
 
 def _uses_batch_stats(bn: nn.BatchNorm2d) -> bool:
@@ -167,6 +194,8 @@ def _update_running_stats(bn: nn.BatchNorm2d, mean: Tensor, var: Tensor, count: 
 
 def project_patches(heads: Sequence[ProjectionHead], pivot: Tensor, index: Tensor) -> list[Tensor]:
     """Each head's embeddings (n, D) of the pivot at flat positions ``index`` (over B·h·w)."""
+    if any(head.needs_moments for head in heads):
+        rows, moments = PivotMoments.with_rows(pivot, index)
+        return [head.project_rows(rows, moments) for head in heads]
     rows = gather_positions(pivot, index)
-    moments = PivotMoments.of(pivot) if any(head.needs_moments for head in heads) else None
-    return [head.project_rows(rows, moments) for head in heads]
+    return [head.project_rows(rows, None) for head in heads]

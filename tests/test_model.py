@@ -11,7 +11,7 @@ from torch import nn
 from modeling import build_model
 from modeling.aspp import ImagePooling
 from modeling.backbone import BACKBONES, OUTPUT_STRIDES
-from modeling.heads import PivotMoments, ProjectionHead, project_patches
+from modeling.heads import MEAN_CHUNK_ROWS, PivotMoments, ProjectionHead, project_patches
 import modeling.utils
 from modeling.utils import FrozenBatchNorm2d, convert_sync_bn, freeze_bn, param_groups, scale_dropout
 from utils.errors import UserError
@@ -114,10 +114,12 @@ def test_training_helpers_reexport_no_weight_loading() -> None:
     assert "load_pretrained" not in vars(modeling.utils)
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize("mode", ["train", "eval", "frozen"])
-def test_projecting_sampled_rows_equals_the_dense_heads(mode: str) -> None:
-    """project_patches gives the dense heads' rows at the sampled positions; in training with BatchNorm
-    statistics of every position, and the same running statistics afterwards."""
+def test_projecting_sampled_rows_equals_the_dense_heads(mode: str, layout: torch.memory_format) -> None:
+    """project_patches gives the dense heads' rows at the sampled positions, and the same gradient (a
+    position sampled twice included); in training with BatchNorm statistics of every position, and the
+    same running statistics afterwards."""
     torch.manual_seed(0)
     dense = [ProjectionHead(16, 12, 8).double() for _ in range(2)]
     for head in dense:
@@ -128,8 +130,8 @@ def test_projecting_sampled_rows_equals_the_dense_heads(mode: str) -> None:
         if mode == "frozen":
             freeze_bn(head)
     sampled = [copy.deepcopy(head) for head in dense]
-    pivot = (torch.randn(2, 16, 5, 6, dtype=torch.float64) * 3 + 1).requires_grad_()
-    index = torch.tensor([0, 3, 7, 29, 30, 45, 59])
+    pivot = (torch.randn(2, 16, 5, 6, dtype=torch.float64) * 3 + 1).to(memory_format=layout).requires_grad_()
+    index = torch.tensor([0, 3, 7, 29, 30, 45, 59, 7])
     weights = torch.randn(len(index), 8, dtype=torch.float64)
     expected = [gather_positions(head(pivot), index) for head in dense]
     got = project_patches(sampled, pivot, index)
@@ -174,6 +176,21 @@ def test_pivot_moments_under_autocast_stay_float32_and_close_to_the_exact_ones()
              for m in (exact, mixed)]
     assert grads[1].dtype == torch.float32
     torch.testing.assert_close(grads[1], grads[0], rtol=0, atol=1e-2 * grads[0].abs().max().item())
+
+
+def test_moments_of_a_bfloat16_pivot_have_a_float32_mean() -> None:
+    """A bf16 pivot (what the decoder gives under autocast): the mean is summed in float32 (in chunks, over
+    more rows than one chunk), the covariance within bf16 rounding of the exact one."""
+    torch.manual_seed(0)
+    pivot = (torch.randn(2, 8, 64, 80) * 3 + 1).to(torch.bfloat16).to(memory_format=torch.channels_last)
+    positions = pivot.double().permute(1, 0, 2, 3).flatten(1)
+    assert positions.shape[1] > MEAN_CHUNK_ROWS
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        moments = PivotMoments.of(pivot)
+    assert moments.mean.dtype == torch.float32
+    torch.testing.assert_close(moments.mean.double(), positions.mean(1), rtol=0, atol=1e-6)
+    exact = torch.cov(positions, correction=0)
+    torch.testing.assert_close(moments.covariance.double(), exact, rtol=0, atol=1e-2 * exact.abs().max().item())
 
 
 def test_sampled_projection_under_autocast_matches_the_dense_heads_within_bf16_rounding() -> None:
