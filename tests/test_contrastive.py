@@ -27,6 +27,27 @@ def test_supcon_by_hand() -> None:
     assert supcon_loss(z, labels, 0.5).item() == pytest.approx(sum(anchors) / 4, rel=1e-6)
 
 
+def _supcon_by_definition(z: torch.Tensor, labels: torch.Tensor, tau: float) -> torch.Tensor:
+    """The loss term by term from its definition: anchor i, its positives p and every other sample a."""
+    terms = []
+    for i in range(len(z)):
+        others = [a for a in range(len(z)) if a != i]
+        log_denominator = torch.logsumexp(torch.stack([z[i] @ z[a] / tau for a in others]), 0)
+        positives = [p for p in others if labels[p] == labels[i]]
+        terms.append(-torch.stack([z[i] @ z[p] / tau - log_denominator for p in positives]).mean())
+    return torch.stack(terms).mean()
+
+
+def test_supcon_and_its_gradient_equal_the_definition_with_unequal_classes() -> None:
+    torch.manual_seed(0)
+    z = F.normalize(torch.randn(11, 5, dtype=torch.float64), dim=1).requires_grad_()
+    labels = torch.tensor([1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0])
+    got, expected = supcon_loss(z, labels, 0.2), _supcon_by_definition(z, labels, 0.2)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=0)
+    grads = [torch.autograd.grad(value, z)[0] for value in (got, expected)]
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-10, atol=1e-12)
+
+
 def test_supcon_symmetric_square() -> None:
     z = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
     expected = math.log(2 + math.exp(-1))  # every anchor: one positive at 0, negatives at 0 and -1
