@@ -4,7 +4,7 @@
 #      separable ASPP/decoder convolutions, no dropout) on the source-disjoint
 #      CASIA v1 train split (authentic images as negatives, native-resolution random crops with no random
 #      rescaling, JPEG/blur/noise) plus as many synthetic tamperings of the *train-side* authentic photos
-#      (--mix-synthetic 1.0), 15 epochs;
+#      (--mix-synthetic 1.0), 15 epochs, validating and keeping the weight average (--ema-decay 0.999);
 #   2. test.py on the test split at 0.5 with the last checkpoint and with the one early-stopped on val
 #      (model_best), the val split itself (for choosing thresholds and the image-level score), the
 #      transfer to every other benchmark sample set in ../shared/fixtures, to synthetic data, and the

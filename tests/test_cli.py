@@ -125,17 +125,40 @@ def test_scripts_build_the_recipe_command(script: str, ngpus: str, expected: str
     assert command.endswith("--epochs 3")
 
 
-def test_the_casia_script_trains_without_random_rescaling() -> None:
-    """The CASIA recipe overrides the shared 0.5-1.5 scale range (the last flag wins in argparse)."""
+def test_the_casia_script_trains_without_random_rescaling_and_averages_the_weights() -> None:
+    """The CASIA recipe overrides the shared 0.5-1.5 scale range (the last flag wins in argparse) and
+    validates the weight average."""
     words = _script("train_casia.sh", "1", "echo").stdout.split()
     def last_value(flag: str) -> str:
         return words[len(words) - words[::-1].index(flag)]
 
-    assert {flag: last_value(flag) for flag in ("--min-scale", "--max-scale")} == {"--min-scale": "1.0",
-                                                                                   "--max-scale": "1.0"}
+    assert {flag: last_value(flag) for flag in ("--min-scale", "--max-scale", "--ema-decay")} == {
+        "--min-scale": "1.0", "--max-scale": "1.0", "--ema-decay": "0.999"}
 
 
 def test_a_script_really_runs_train_py() -> None:
     result = _script("train_casia.sh", "1", sys.executable, "--help")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "usage: train.py" in result.stdout
+
+
+def test_the_casia1_cpu_recipe_flags(tmp_path: Path) -> None:
+    """scripts/_casia1_common.sh (reproduce_casia1_cpu.sh, ablation.sh casia1): no rescaling, the weight
+    average, twice the synthetic share, and only the train side's authentic photos as synthetic material."""
+    split, root = tmp_path / "split", tmp_path / "casia1"
+    split.mkdir()
+    (split / "train.txt").write_text("Au/Au_a.jpg -\nTp/Sp_b.jpg Gt/Sp_b.png\n")
+    (root / "Au").mkdir(parents=True)
+    (root / "Au" / "Au_a.jpg").write_bytes(b"")
+    command = (f'source scripts/_casia1_common.sh && casia1_flags "{tmp_path / "run"}" '
+               '&& echo "${CASIA1_FLAGS[@]}"')
+    result = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "CACL_CASIA1_ROOT": str(root), "SPLIT": str(split)})
+    assert result.returncode == 0, result.stderr
+    words = result.stdout.split()
+    values = {flag: words[words.index(flag) + 1] for flag in ("--min-scale", "--max-scale", "--ema-decay",
+                                                              "--mix-synthetic", "--list")}
+    assert values == {"--min-scale": "1.0", "--max-scale": "1.0", "--ema-decay": "0.999",
+                      "--mix-synthetic": "1.0", "--list": f"{split}/train.txt"}
+    assert [p.name for p in (tmp_path / "run" / "casia1_au_train").iterdir()] == ["Au_a.jpg"]
+    parse_config(words)  # every flag is one train.py knows
