@@ -1,7 +1,7 @@
 """Cost of the CaCL objective: train-step time against mask-BCE only, and memory of the contrastive term.
 
-Timing: train.py's default model (MobileNetV2 DeepLabv3+, random init; its decoder, contour head, dropout,
-memory format and bfloat16 autocast, each a flag here), SGD step, configurations interleaved round by round so
+Timing: train.py's default model (MobileNetV2 DeepLabv3+; train.py's model flags, with random init by
+default here, and its memory format and bfloat16 autocast, each a flag), SGD step, configurations interleaved round by round so
 load from other processes hits them alike. Reported per configuration: the median wall time and the
 median CPU time of this process (``time.process_time``) per step. On a shared machine the CPU time is
 the steadier measure (other jobs stretch wall time, not the work done), so the ratios use it; run with
@@ -23,15 +23,17 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from dataclasses import fields
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
+from engine.args import add_model_args
 from engine.config import ModelConfig, RunConfig
 from modeling import build_model
-from modeling.utils import scale_dropout
+from modeling.utils import freeze_bn, scale_dropout
 from utils.device import autocast_dtype
 from utils.losses import CaCLCriterion, LossConfig
 from utils.losses.contrastive import contour_contrastive
@@ -50,20 +52,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--steps", type=int, default=5, help="timed steps per configuration after 1 warm-up")
     parser.add_argument("--memory-sizes", type=int, nargs="+", default=[512, 1024])
-    parser.add_argument("--embed-dim", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
-    parser.add_argument("--separable", action=argparse.BooleanOptionalAction, default=ModelConfig.separable,
-                        help="depthwise-separable 3×3 convolutions (default: train.py's, %(default)s)")
-    parser.add_argument("--contour-hidden", type=int, default=ModelConfig.contour_hidden,
-                        help="the contour head's hidden width (default: train.py's, %(default)s)")
-    parser.add_argument("--dropout-scale", type=float, default=ModelConfig.dropout_scale,
-                        help="dropout probabilities × this (default: train.py's, %(default)s)")
+    add_model_args(parser)  # train.py's model flags and defaults, but random weights unless --pretrained
+    parser.set_defaults(pretrained="none")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=RunConfig.amp,
                         help="bfloat16 autocast, as train.py runs on the CPU (default: %(default)s)")
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
                         default=RunConfig.channels_last,
                         help="NHWC memory format (default: train.py's, %(default)s)")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.sync_bn:
+        parser.error("--sync-bn synchronises processes under DDP; bench_loss runs in one")
+    return args
 
 
 def make_masks(batch: int, size: int, gen: torch.Generator) -> torch.Tensor:
@@ -77,11 +77,18 @@ def make_masks(batch: int, size: int, gen: torch.Generator) -> torch.Tensor:
 
 
 def bench_model(args: argparse.Namespace, with_projection: bool) -> torch.nn.Module:
-    """train.py's model as the flags shape it (random init): decoder, contour head, dropout, memory format."""
-    config = ModelConfig(separable=args.separable, contour_hidden=args.contour_hidden,
-                         dropout_scale=args.dropout_scale)
-    model = build_model(**config.architecture(), with_projection=with_projection, pretrained="none")
+    """train.py's model as the flags shape it: backbone, decoder, heads, initialisation, frozen BatchNorm,
+    dropout, memory format."""
+    config = model_config(args)
+    model = build_model(**config.architecture(), with_projection=with_projection, pretrained=config.pretrained)
+    if config.freeze_bn:
+        freeze_bn(model)
     return scale_dropout(model, config.dropout_scale).to(memory_format=memory_format(args))
+
+
+def model_config(args: argparse.Namespace) -> ModelConfig:
+    """The model as train.py's model flags describe it."""
+    return ModelConfig(**{f.name: getattr(args, f.name) for f in fields(ModelConfig)})
 
 
 def memory_format(args: argparse.Namespace) -> torch.memory_format:

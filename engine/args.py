@@ -26,7 +26,8 @@ from utils.losses.mask import MASK_LOSSES
 from utils.losses.patches import CONTOUR_MODES
 
 
-def _add_model_args(parser: argparse.ArgumentParser) -> None:
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    """The model group (:class:`engine.config.ModelConfig`'s fields; benchmarks share it)."""
     group = parser.add_argument_group("model")
     group.add_argument("--backbone", default=ModelConfig.backbone, choices=BACKBONES.names(),
                        help="encoder network")
@@ -145,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="train.py", description="Train CaCL-Net (DeepLabv3+ with contour and contrastive heads).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    _add_model_args(parser)
+    add_model_args(parser)
     _add_loss_args(parser)
     add_data_args(parser)
     _add_optim_args(parser)
