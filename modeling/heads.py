@@ -87,11 +87,6 @@ class PivotMoments:
     count: int
 
     @classmethod
-    def of(cls, pivot: Tensor) -> "PivotMoments":
-        """The moments of a (B,C,h,w) pivot (see :meth:`with_rows`)."""
-        return cls.with_rows(pivot, torch.zeros(0, dtype=torch.long, device=pivot.device))[1]
-
-    @classmethod
     def with_rows(cls, pivot: Tensor, index: Tensor) -> tuple[Tensor, "PivotMoments"]:
         """The pivot's vectors (n,C) at flat positions ``index`` (over B·h·w) and the moments of the whole
         (B,C,h,w) pivot, in one autograd node whose backward writes one dense gradient (the rows' gradients
@@ -134,9 +129,8 @@ class _RowsAndMoments(torch.autograd.Function):
         batch, channels, height, width = pivot.shape
         count = batch * height * width
         stats_dtype = torch.promote_types(product_dtype, torch.float32)
-        # (B, h·w, C): a view of a channels-last pivot
-        x = pivot.permute(0, 2, 3, 1).reshape(batch, height * width, channels)
-        flat = x.reshape(count, channels)  # a copy only for a contiguous (NCHW) pivot
+        flat = pivot.permute(0, 2, 3, 1).reshape(count, channels)  # a view of a channels-last pivot
+        x = flat.view(batch, height * width, channels)
         mean = sum(chunk.sum(0, dtype=stats_dtype) for chunk in flat.split(MEAN_CHUNK_ROWS)) / count
         rounded_mean = mean.to(product_dtype)
         centred = x.to(product_dtype) - rounded_mean

@@ -144,16 +144,21 @@ def test_projecting_sampled_rows_equals_the_dense_heads(mode: str, layout: torch
             torch.testing.assert_close(other, buffer, rtol=1e-12, atol=1e-14, msg=name)
 
 
+def _moments(pivot: torch.Tensor) -> PivotMoments:
+    """The moments of the whole pivot, no rows gathered."""
+    return PivotMoments.with_rows(pivot, torch.zeros(0, dtype=torch.long))[1]
+
+
 def test_pivot_moments_and_their_gradient() -> None:
     pivot = torch.randn(3, 5, 4, 6, dtype=torch.float64, requires_grad=True)
-    moments = PivotMoments.of(pivot)
+    moments = _moments(pivot)
     positions = pivot.detach().transpose(0, 1).flatten(1)
     torch.testing.assert_close(moments.mean, positions.mean(1))
     torch.testing.assert_close(moments.covariance, torch.cov(positions, correction=0))
     assert moments.count == 72
 
     def mean_and_covariance(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        of_p = PivotMoments.of(p)
+        of_p = _moments(p)
         return of_p.mean, of_p.covariance
 
     assert torch.autograd.gradcheck(mean_and_covariance, (pivot,))
@@ -164,9 +169,9 @@ def test_pivot_moments_under_autocast_stay_float32_and_close_to_the_exact_ones()
     float32, within bf16 rounding of the float32 ones, and so does their gradient."""
     torch.manual_seed(0)
     pivot = (torch.randn(2, 32, 16, 16) * 3 + 1).requires_grad_()
-    exact = PivotMoments.of(pivot)
+    exact = _moments(pivot)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        mixed = PivotMoments.of(pivot)
+        mixed = _moments(pivot)
     assert mixed.mean.dtype == mixed.covariance.dtype == torch.float32
     scale = exact.covariance.abs().max().item()
     torch.testing.assert_close(mixed.mean, exact.mean, rtol=0, atol=1e-5)
@@ -186,7 +191,7 @@ def test_moments_of_a_bfloat16_pivot_have_a_float32_mean() -> None:
     positions = pivot.double().permute(1, 0, 2, 3).flatten(1)
     assert positions.shape[1] > MEAN_CHUNK_ROWS
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        moments = PivotMoments.of(pivot)
+        moments = _moments(pivot)
     assert moments.mean.dtype == torch.float32
     torch.testing.assert_close(moments.mean.double(), positions.mean(1), rtol=0, atol=1e-6)
     exact = torch.cov(positions, correction=0)
