@@ -1,11 +1,12 @@
 """Cost of the CaCL objective: train-step time against mask-BCE only, and memory of the contrastive term.
 
 Timing: train.py's default model (MobileNetV2 DeepLabv3+; train.py's model flags, with random init by
-default here, and its memory format and bfloat16 autocast, each a flag), SGD step, configurations interleaved round by round so
-load from other processes hits them alike. Reported per configuration: the median wall time and the
-median CPU time of this process (``time.process_time``) per step. On a shared machine the CPU time is
-the steadier measure (other jobs stretch wall time, not the work done), so the ratios use it; run with
-one intra-op thread (the default here) so that it does not count OpenMP spin-waiting.
+default here, and its memory format and bfloat16 autocast, each a flag), SGD step, configurations
+interleaved round by round so load from other processes hits them alike. Reported per configuration:
+the median wall time and the median CPU time of this process (``time.process_time``) per step. On a
+shared machine the CPU time is the steadier measure (other jobs stretch wall time, not the work done),
+so the ratios use it; run with one intra-op thread (the default here) so that it does not count OpenMP
+spin-waiting.
   * ``bce``       model without projection heads, mask BCE only (a plain DeepLabv3+ baseline);
   * ``bce+heads`` model with projection heads, mask BCE only (the heads run forward but get no gradient);
   * ``cacl``      model with projection heads, the full CaCLCriterion (BCE mask loss, the other terms at
@@ -23,15 +24,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from dataclasses import fields
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-from engine.args import add_model_args
-from engine.config import ModelConfig, RunConfig
+from engine.args import add_model_args, model_config
+from engine.config import RunConfig
 from modeling import build_model
 from modeling.utils import freeze_bn, scale_dropout
 from utils.device import autocast_dtype
@@ -80,15 +80,11 @@ def bench_model(args: argparse.Namespace, with_projection: bool) -> torch.nn.Mod
     """train.py's model as the flags shape it: backbone, decoder, heads, initialisation, frozen BatchNorm,
     dropout, memory format."""
     config = model_config(args)
-    model = build_model(**config.architecture(), with_projection=with_projection, pretrained=config.pretrained)
+    model = build_model(**config.architecture(), with_projection=with_projection,
+                        pretrained=config.pretrained)
     if config.freeze_bn:
         freeze_bn(model)
     return scale_dropout(model, config.dropout_scale).to(memory_format=memory_format(args))
-
-
-def model_config(args: argparse.Namespace) -> ModelConfig:
-    """The model as train.py's model flags describe it."""
-    return ModelConfig(**{f.name: getattr(args, f.name) for f in fields(ModelConfig)})
 
 
 def memory_format(args: argparse.Namespace) -> torch.memory_format:

@@ -170,6 +170,11 @@ def _fields_of(config_class: type, flags: dict[str, Any]) -> dict[str, Any]:
     return {f.name: flags[f.name] for f in fields(config_class)}
 
 
+def model_config(args: argparse.Namespace) -> ModelConfig:
+    """The network's settings from the parsed model flags (:func:`add_model_args`)."""
+    return ModelConfig(**_fields_of(ModelConfig, vars(args)))
+
+
 def train_config(args: argparse.Namespace) -> TrainConfig:
     """The run's settings from the parsed flags, each part checked by its dataclass; fills the derived
     default of ``--checkname`` (cacl-<backbone>).
@@ -180,7 +185,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     flags = vars(args)
     run = {**_fields_of(RunConfig, flags), "gpu_ids": parse_gpu_ids(args.gpu_ids),
            "checkname": args.checkname or f"cacl-{args.backbone}"}
-    return TrainConfig(data=DataConfig.from_flags(flags), model=ModelConfig(**_fields_of(ModelConfig, flags)),
+    return TrainConfig(data=DataConfig.from_flags(flags), model=model_config(args),
                        loss=LossConfig(**_fields_of(LossConfig, flags)),
                        optim=OptimConfig(**_fields_of(OptimConfig, flags)), run=RunConfig(**run))
 

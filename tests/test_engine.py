@@ -147,17 +147,19 @@ def test_weight_average_is_validated_saved_and_resumed_exactly(tmp_path: Path) -
     resumed = _run(tmp_path, *ema, "--resume", str(stopped / "checkpoint.pth.tar"), checkname="part")
     full, again = (load_checkpoint(p / "checkpoint.pth.tar") for p in (uninterrupted, resumed))
     assert full["ema_updates"] == again["ema_updates"] == 2
-    assert not all(torch.equal(full["state_dict"][k], full["train_state_dict"][k]) for k in full["state_dict"])
+    averaged, optimised = full["state_dict"], full["train_state_dict"]
+    assert not all(torch.equal(averaged[k], optimised[k]) for k in averaged)
     for key in ("state_dict", "train_state_dict"):
         for name, value in full[key].items():
             torch.testing.assert_close(again[key][name], value, atol=1e-6, rtol=0, msg=f"{key} {name}")
     assert again["last_metrics"] == pytest.approx(full["last_metrics"], abs=1e-6, nan_ok=True)
-    test_cli.main(["--in-path", "synthetic", "--split", "val", "--ckpt", str(uninterrupted / "checkpoint.pth.tar"),
-                   "--out-dir", str(tmp_path / "scored"), "--workers", "0"])
+    test_cli.main(["--in-path", "synthetic", "--split", "val", "--out-dir", str(tmp_path / "scored"),
+                   "--ckpt", str(uninterrupted / "checkpoint.pth.tar"), "--workers", "0"])
     scored = json.loads((tmp_path / "scored" / "metrics.json").read_text())["auc/per_image"]
-    assert scored == pytest.approx(full["last_metrics"]["auc"], abs=1e-4), "test.py scores the validated average"
+    validated = full["last_metrics"]["auc"]
+    assert scored == pytest.approx(validated, abs=1e-4), "test.py scores the validated average"
     plain = load_checkpoint(_run(tmp_path, "--epochs", "2", checkname="plain") / "checkpoint.pth.tar")
-    assert abs(plain["last_metrics"]["auc"] - full["last_metrics"]["auc"]) > 1e-3, "validation used the average"
+    assert abs(plain["last_metrics"]["auc"] - validated) > 1e-3, "validation used the average"
 
 
 def test_ft_loads_weights_only(tmp_path: Path) -> None:

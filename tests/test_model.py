@@ -195,7 +195,8 @@ def test_moments_of_a_bfloat16_pivot_have_a_float32_mean() -> None:
     assert moments.mean.dtype == torch.float32
     torch.testing.assert_close(moments.mean.double(), positions.mean(1), rtol=0, atol=1e-6)
     exact = torch.cov(positions, correction=0)
-    torch.testing.assert_close(moments.covariance.double(), exact, rtol=0, atol=1e-2 * exact.abs().max().item())
+    torch.testing.assert_close(moments.covariance.double(), exact, rtol=0,
+                               atol=1e-2 * exact.abs().max().item())
 
 
 def test_sampled_projection_under_autocast_matches_the_dense_heads_within_bf16_rounding() -> None:
