@@ -169,7 +169,8 @@ def contrastive_memory(size: int, batch: int, embed_dim: int) -> dict[str, float
     def forward() -> torch.Tensor:
         labels = patch_labels(masks, grid)
         terms = contour_contrastive(embed_t, embed_a, labels, logits, temperature=defaults.temperature,
-                                    num_anchors=defaults.num_anchors, hard_ratio=defaults.hard_ratio)
+                                    num_anchors=defaults.num_anchors, hard_ratio=defaults.hard_ratio,
+                                    pivot_detach=defaults.pivot_detach)
         return terms.contrast + terms.pivot
 
     def forward_backward() -> None:

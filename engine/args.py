@@ -21,7 +21,7 @@ from engine.optim import OPTIMIZERS, SCHEDULES
 from modeling.backbone import BACKBONES
 from utils.errors import UserError
 from utils.losses import LossConfig
-from utils.losses.contrastive import CONTRAST_SCOPES
+from utils.losses.contrastive import CONTRAST_SCOPES, PIVOT_DETACH
 from utils.losses.mask import MASK_LOSSES
 from utils.losses.patches import CONTOUR_MODES
 
@@ -80,6 +80,12 @@ def _add_loss_args(parser: argparse.ArgumentParser) -> None:
                        help="share of random patch draws replaced by patches the mask head gets wrong")
     group.add_argument("--contrast-scope", default=loss.contrast_scope, choices=CONTRAST_SCOPES,
                        help="contrast patches across the whole batch, or only within each image")
+    group.add_argument("--contrast-start-iter", type=int, default=loss.contrast_start_iter,
+                       help="train with the mask and contour terms only until this iteration, then switch "
+                            "the contrastive and pivot terms on (0: from the start)")
+    group.add_argument("--pivot-detach", default=loss.pivot_detach, choices=PIVOT_DETACH,
+                       help="hold this branch's embedding fixed in the pivot term, so it is a target the "
+                            "other branch is pulled to (none: both move)")
 
 
 def _add_optim_args(parser: argparse.ArgumentParser) -> None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Iterable, Protocol
+from typing import Any, ContextManager, Iterable
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
+from engine.criterion import Criterion
 from engine.ema import WeightAverage, checkpoint_weights, resumed_average, training_weights
 from engine.logging import (
     RunningMean, TensorBoard, format_kv_table, format_summary, progress_bar, short_terms,
@@ -34,15 +35,6 @@ from utils.metrics import PixelEvaluator, summarize
 
 GRID_ROWS = 4  # validation samples in the TensorBoard image grid
 BAR_STATS = ("total", "embed_collapse")  # shown in the progress bar beside the loss terms
-
-
-class Criterion(Protocol):
-    """The loss: named terms (``total`` is optimised) from the model's outputs and the masks."""
-
-    def __call__(self, outputs: dict[str, Any], mask: torch.Tensor) -> dict[str, torch.Tensor]: ...
-
-    def patch_selector(self, mask: torch.Tensor) -> Callable[..., Any] | None:
-        """Passed to ``model(image, select)``: which patches the model projects (None: all or none)."""
 
 
 class TrainingDiverged(UserError):
@@ -129,8 +121,10 @@ class Trainer:
     def step(self, batch: dict[str, Any]) -> dict[str, float] | None:
         """One optimisation step; returns the loss terms averaged over ranks, or None when skipped."""
         image, mask = self._inputs(batch)
+        criterion = self.criterion.for_iteration(self.state.iteration)
         with self.autocast():
-            losses = self.criterion(self.model(image, self.criterion.patch_selector(mask)), mask)
+            outputs = self.model(image, criterion.patch_selector(mask), embed=criterion.needs_embeddings)
+            losses = criterion(outputs, mask)
         finite = torch.isfinite(losses["total"].detach()).float().reshape(1)
         self.optimizer.zero_grad(set_to_none=True)
         if all_reduce(finite, "min").item() == 1.0:  # every rank skips together, or none does
@@ -179,7 +173,7 @@ class Trainer:
         grid = None
         for batch in tqdm(self.val_loader, desc="validate", disable=not self.dist.is_main, leave=False):
             image, mask = self._inputs(batch)
-            outputs = self.module(image)  # full precision: bf16 would quantise the probabilities
+            outputs = self.module(image, embed=False)  # full precision: bf16 would quantise probabilities
             prob = outputs["mask"].float().sigmoid()
             self.evaluator.process(prob, mask)
             if grid is None and self.dist.is_main:

@@ -77,7 +77,9 @@ class DeepLab(nn.Module):
         """The keyword arguments that rebuild this architecture (``pretrained`` excluded)."""
         return dict(self._config)
 
-    def forward(self, x: Tensor, select: PatchSelector | None = None) -> dict[str, Any]:
+    def forward(self, x: Tensor, select: PatchSelector | None = None, embed: bool = True) -> dict[str, Any]:
+        """Mask and contour logits at the input size and, when the model has projection heads and ``embed``
+        is true, both branches' embeddings (``embed=False``: validation, a loss without contrastive terms)."""
         size = x.shape[-2:]
         low, high = self.backbone(x)
         pivot = self.decoder(self.aspp(high), low)
@@ -85,7 +87,7 @@ class DeepLab(nn.Module):
             "mask": upsample(self.mask_head(pivot), size),
             "contour": upsample(self.contour_head(pivot), size),
         }
-        if self.projection_t is not None and self.projection_a is not None:
+        if embed and self.projection_t is not None and self.projection_a is not None:
             outputs.update(self._embeddings(pivot, outputs["mask"], select))
         return outputs
 

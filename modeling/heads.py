@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from modeling.init import init_prediction, init_weights
-from modeling.layers import conv_bn_relu
+from modeling.layers import OneOutputConv3x3, conv_bn_relu
 from utils.grid import gather_positions
 
 CONTOUR_HIDDEN = 64
@@ -36,7 +36,7 @@ class ContourHead(nn.Sequential):
         if hidden:
             super().__init__(conv_bn_relu(in_channels, hidden, 3), nn.Conv2d(hidden, 1, 1))
         else:
-            super().__init__(nn.Conv2d(in_channels, 1, 3, padding=1))
+            super().__init__(OneOutputConv3x3(in_channels))
         init_weights(self)
         init_prediction(self[-1])
 

@@ -67,6 +67,26 @@ def test_pivot_by_hand() -> None:
     assert pivot_consistency(z_t[:0], z_a[:0]) is None
 
 
+@pytest.mark.parametrize("detach", ["t", "a"])
+def test_a_detached_pivot_target_moves_only_the_other_branch(detach: str) -> None:
+    z_t = torch.tensor([[1.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    z_a = torch.tensor([[0.6, 0.8], [0.0, 1.0]], requires_grad=True)
+    loss = pivot_consistency(z_t, z_a, detach)
+    assert loss.item() == pytest.approx(0.2)  # the value does not change, only where gradients go
+    loss.backward()
+    moved, target = (z_a, z_t) if detach == "t" else (z_t, z_a)
+    assert target.grad is None
+    torch.testing.assert_close(moved.grad, -target.detach() / 2)  # d/dz_i mean_i(1 − z_i·y_i) = −y_i/n
+
+
+def test_an_undetached_pivot_term_moves_both_branches() -> None:
+    z_t = torch.tensor([[1.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    z_a = torch.tensor([[0.6, 0.8], [0.0, 1.0]], requires_grad=True)
+    pivot_consistency(z_t, z_a).backward()
+    torch.testing.assert_close(z_t.grad, -z_a.detach() / 2)
+    torch.testing.assert_close(z_a.grad, -z_t.detach() / 2)
+
+
 def test_embedding_collapse_by_hand() -> None:
     same = F.normalize(torch.tensor([[1.0, 2.0]]), dim=1).repeat(5, 1)
     opposite = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])
@@ -176,7 +196,7 @@ def test_gradcheck_float64() -> None:
 
     def terms(e_t: torch.Tensor, e_a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = contour_contrastive(F.normalize(e_t, dim=1), F.normalize(e_a, dim=1), labels,
-                                  temperature=0.3, num_anchors=64, hard_ratio=0.0)
+                                  temperature=0.3, num_anchors=64, hard_ratio=0.0, pivot_detach="none")
         return out.contrast, out.pivot
 
     assert torch.autograd.gradcheck(terms, (raw_t, raw_a))

@@ -18,6 +18,7 @@ from engine.run_dir import read_history
 from engine.state import TrainState, is_improvement
 from engine.trainer import AMPTrainer, TrainingDiverged
 from modeling import build_model
+from modeling.deeplab import DeepLab
 from utils.checkpoint import load_checkpoint, load_model_weights
 from utils.errors import run_cli
 from utils.provenance import sha256_of
@@ -299,6 +300,28 @@ def _event_tags(folder: Path) -> set[str]:
             offset += 12 + length + 4
             tags.update(value.tag for value in event.summary.value)
     return tags
+
+
+def test_contrast_start_iter_trains_the_first_steps_without_the_contrastive_terms(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    steps: list[tuple[set[str], bool]] = []  # (loss terms, whether the model was asked for embeddings)
+    step, forward = train.Trainer.step, DeepLab.forward
+
+    def recording_forward(model, image, select=None, embed=True):  # type: ignore[no-untyped-def]
+        steps.append((set(), embed and model.training))
+        return forward(model, image, select, embed)
+
+    def recording_step(trainer, batch):  # type: ignore[no-untyped-def]
+        values = step(trainer, batch)
+        steps[-1] = ({k for k in values if k.startswith("loss_")}, steps[-1][1])
+        return values
+
+    monkeypatch.setattr(DeepLab, "forward", recording_forward)
+    monkeypatch.setattr(train.Trainer, "step", recording_step)
+    _run(tmp_path, "--epochs", "3", "--contrast-start-iter", "2", "--no-val")
+    assert [embedded for _, embedded in steps] == [False, False, True]
+    assert [terms for terms, _ in steps] == [{"loss_mask", "loss_contour"}] * 2 + [
+        {"loss_mask", "loss_contour", "loss_contrast", "loss_pivot"}]
 
 
 def test_tensorboard_logs_every_term_lr_metrics_and_the_grid(tmp_path: Path) -> None:

@@ -177,6 +177,24 @@ def test_total_is_the_weighted_sum() -> None:
     assert result["loss_contrast"].item() > 0 and not result["loss_contrast"].requires_grad
 
 
+def test_the_contrastive_terms_start_at_their_iteration() -> None:
+    mask = _edge_masks()["mixed"]
+    criterion = CaCLCriterion(LossConfig(contrast_start_iter=3))
+    outputs = _normalised(_outputs(mask))
+    for iteration in (0, 2):
+        before = criterion.for_iteration(iteration)
+        assert not before.needs_embeddings and before.patch_selector(mask) is None
+        assert set(before({"mask": outputs["mask"], "contour": outputs["contour"]}, mask)) == {
+            "total", "loss_mask", "loss_contour"}  # no embeddings needed before the start
+    for iteration in (3, 100):
+        assert criterion.for_iteration(iteration) is criterion
+    torch.manual_seed(0)
+    after = criterion.for_iteration(3)(outputs, mask)
+    torch.manual_seed(0)
+    assert after["total"].item() == CaCLCriterion()(outputs, mask)["total"].item()
+    assert CaCLCriterion().for_iteration(0).needs_embeddings  # 0: on from the first iteration
+
+
 def test_deterministic_under_seed() -> None:
     mask = _edge_masks()["mixed"]
     criterion = CaCLCriterion(LossConfig(num_anchors=16, hard_ratio=0.5))
@@ -209,7 +227,8 @@ def test_criterion_from_a_config_and_bad_settings() -> None:
     assert not hasattr(criterion, "loss_type")  # read once, to pick the mask loss
     assert criterion.contrast_scope == "image"
     for bad in ({"loss_type": "dise"}, {"temperature": 0}, {"hard_ratio": 1.5}, {"contour_patches": "x"},
-                {"lambda_pivot": -1}, {"num_anchors": 2}, {"pos_weight": 0}, {"contrast_scope": "pair"}):
+                {"lambda_pivot": -1}, {"num_anchors": 2}, {"pos_weight": 0}, {"contrast_scope": "pair"},
+                {"contrast_start_iter": -1}, {"pivot_detach": "both"}):
         with pytest.raises(UserError, match=f"^{next(iter(bad))} "):
             dataclasses.replace(config, **bad)
     with pytest.raises(UserError, match="projection"):
@@ -220,7 +239,8 @@ def test_criterion_from_a_config_and_bad_settings() -> None:
 def test_each_loss_default_is_defined_once() -> None:
     """temperature, num_anchors and hard_ratio default in LossConfig only (the contrastive functions take
     them from it); the contour band's width defaults to utils.contour's constant."""
-    for function, names in ((contour_contrastive, ("temperature", "num_anchors", "hard_ratio")),
+    contrastive_names = ("temperature", "num_anchors", "hard_ratio", "pivot_detach")
+    for function, names in ((contour_contrastive, contrastive_names),
                             (sample_patches, ("num_anchors", "hard_ratio")),
                             (sample_patches_per_image, ("num_anchors", "hard_ratio"))):
         for name in names:

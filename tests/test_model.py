@@ -12,6 +12,7 @@ from modeling import build_model
 from modeling.aspp import ImagePooling
 from modeling.backbone import BACKBONES, OUTPUT_STRIDES
 from modeling.heads import MEAN_CHUNK_ROWS, PivotMoments, ProjectionHead, project_patches
+from modeling.layers import OneOutputConv3x3
 import modeling.utils
 from modeling.utils import FrozenBatchNorm2d, convert_sync_bn, freeze_bn, param_groups, scale_dropout
 from utils.errors import UserError
@@ -51,6 +52,10 @@ def test_eval_outputs_shapes_norm_determinism_and_batch_one(model, images) -> No
         # float rounding relative to the scale of an untrained network's logits)
         scale = value[:1].abs().max().item()
         torch.testing.assert_close(single[key], value[:1], rtol=0, atol=1e-4 * scale + 1e-6)
+    with torch.no_grad():
+        without = model(images, embed=False)  # validation, a loss without contrastive terms
+    assert set(without) == {"mask", "contour"}
+    assert torch.equal(without["mask"], out["mask"]) and torch.equal(without["contour"], out["contour"])
 
 
 def test_gradients_reach_every_parameter(model, images) -> None:
@@ -290,6 +295,26 @@ def test_a_contour_head_without_hidden_layer_is_one_3x3_conv_that_trains_the_piv
     assert conv.weight.grad.abs().sum() > 0 and model.decoder.fuse[0][0].weight.grad.abs().sum() > 0
     rebuilt = build_model(**model.config)
     rebuilt.load_state_dict(model.state_dict())
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last], ids=["nchw", "nhwc"])
+def test_one_output_3x3_conv_equals_conv2d_with_its_gradients(layout: torch.memory_format) -> None:
+    torch.manual_seed(0)
+    reference = nn.Conv2d(16, 1, 3, padding=1).double()
+    fast = OneOutputConv3x3(16).double()
+    fast.load_state_dict(reference.state_dict())  # the same parameters under the same names
+    x = torch.randn(2, 16, 7, 9, dtype=torch.float64).to(memory_format=layout).requires_grad_()
+    out, expected = fast(x), reference(x)
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-12)
+    grad = torch.randn_like(expected)
+    got = torch.autograd.grad(out, (x, fast.weight, fast.bias), grad)
+    want = torch.autograd.grad(expected, (x, reference.weight, reference.bias), grad)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = fast.float()(x.float())
+    assert low.dtype == torch.bfloat16  # like nn.Conv2d under autocast
+    torch.testing.assert_close(low.float(), expected.float(), rtol=0.02, atol=0.02)
 
 
 def test_separable_convs_are_depthwise_smaller_and_rebuild_from_config() -> None:

@@ -10,7 +10,7 @@ from typing import Optional
 
 from utils.contour import CONTOUR_WIDTH
 from utils.errors import require
-from utils.losses.contrastive import CONTRAST_SCOPES
+from utils.losses.contrastive import CONTRAST_SCOPES, PIVOT_DETACH
 from utils.losses.mask import MASK_LOSSES
 from utils.losses.patches import CONTOUR_MODES
 
@@ -21,7 +21,8 @@ class LossConfig:
 
     Defaults: BCE + Dice mask loss, λ_contour 0.2, λ_contrast 0.1, λ_pivot 0.1, τ 0.1, contour band
     half-width 2 px, ``mixed`` contour patches, 1024 samples per branch pooled over the batch, no hard
-    mining. A weight of 0 turns its term off.
+    mining, the contrastive terms on from the first iteration and both branches moved by the pivot term.
+    A weight of 0 turns its term off.
     """
 
     loss_type: str = "bce_dice"
@@ -35,6 +36,8 @@ class LossConfig:
     hard_ratio: float = 0.0
     pos_weight: Optional[float] = None
     contrast_scope: str = "batch"
+    contrast_start_iter: int = 0
+    pivot_detach: str = "none"
 
     def __post_init__(self) -> None:
         require(self.loss_type in MASK_LOSSES,
@@ -52,3 +55,7 @@ class LossConfig:
                 f"pos_weight must be > 0, got {self.pos_weight}")
         require(self.contrast_scope in CONTRAST_SCOPES,
                 f"contrast_scope must be one of {', '.join(CONTRAST_SCOPES)}, got '{self.contrast_scope}'")
+        require(self.contrast_start_iter >= 0,
+                f"contrast_start_iter must be >= 0, got {self.contrast_start_iter}")
+        require(self.pivot_detach in PIVOT_DETACH,
+                f"pivot_detach must be one of {', '.join(PIVOT_DETACH)}, got '{self.pivot_detach}'")

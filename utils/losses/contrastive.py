@@ -50,10 +50,19 @@ def supcon_loss(z: torch.Tensor, labels: torch.Tensor, temperature: float) -> Op
     return (log_denominator - positive_sim / (counts[label] - 1)).mean()
 
 
-def pivot_consistency(z_t: torch.Tensor, z_a: torch.Tensor) -> Optional[torch.Tensor]:
-    """``mean_i (1 − z_i^T·z_i^A)`` over paired rows; None for an empty set."""
+PIVOT_DETACH = ("none", "t", "a")  # --pivot-detach: the branch the pivot term holds fixed, if any
+
+
+def pivot_consistency(z_t: torch.Tensor, z_a: torch.Tensor, detach: str = "none") -> Optional[torch.Tensor]:
+    """``mean_i (1 − z_i^T·z_i^A)`` over paired rows; None for an empty set.
+
+    ``detach`` "a" makes z^A a fixed target that only z^T is pulled to ("t" the converse), so the term
+    cannot pull both branches towards a shared point; "none" moves both.
+    """
     if len(z_t) == 0:
         return None
+    z_t = z_t.detach() if detach == "t" else z_t
+    z_a = z_a.detach() if detach == "a" else z_a
     return (1 - (z_t * z_a).sum(1)).mean()
 
 
@@ -90,11 +99,12 @@ def branch_rows(z_t: torch.Tensor, z_a: torch.Tensor, sample: PatchSample
 
 
 def contrastive_terms(z_t: torch.Tensor, z_a: torch.Tensor, sample: PatchSample, *, temperature: float,
-                      with_contrast: bool = True, with_pivot: bool = True) -> ContrastiveTerms:
+                      pivot_detach: str, with_contrast: bool = True,
+                      with_pivot: bool = True) -> ContrastiveTerms:
     """``L_ncl`` and ``L_pc`` from the embeddings (n,D) of ``sample``'s rows, pooled over the batch.
 
-    ``L_ncl`` averages the branches that are defined and is None when neither is. ``temperature`` has its
-    default in :class:`utils.losses.LossConfig` (the flag's default).
+    ``L_ncl`` averages the branches that are defined and is None when neither is. ``temperature`` and
+    ``pivot_detach`` (:func:`pivot_consistency`) have their defaults in :class:`utils.losses.LossConfig`.
     """
     terms = ContrastiveTerms(counts=_counts(sample.labels))
     if len(sample.index):
@@ -107,7 +117,7 @@ def contrastive_terms(z_t: torch.Tensor, z_a: torch.Tensor, sample: PatchSample,
         terms.contrast = torch.stack(defined).mean()
     if with_pivot:
         keep = sample.labels != CONTOUR
-        terms.pivot = pivot_consistency(z_t[keep], z_a[keep])
+        terms.pivot = pivot_consistency(z_t[keep], z_a[keep], pivot_detach)
     return terms
 
 
@@ -150,17 +160,18 @@ def contour_contrastive(
     temperature: float,
     num_anchors: int,
     hard_ratio: float,
+    pivot_detach: str,
     with_contrast: bool = True,
     with_pivot: bool = True,
 ) -> ContrastiveTerms:
     """``L_ncl`` and ``L_pc`` for dense embeddings (B,D,h,w) and patch ``labels`` (B,h,w) on the same grid:
     sample (``scope``), gather the sampled rows of both embeddings, then the terms.
 
-    ``temperature``, ``num_anchors`` and ``hard_ratio`` have their defaults in
+    ``temperature``, ``num_anchors``, ``hard_ratio`` and ``pivot_detach`` have their defaults in
     :class:`utils.losses.LossConfig` (the flags' defaults).
     """
     sample_fn, terms_fn = SCOPES[scope]
     sample = sample_fn(labels, mask_logits, num_anchors=num_anchors, hard_ratio=hard_ratio)
     z_t, z_a = gather_patches(embed_t, sample.index), gather_patches(embed_a, sample.index)
     return terms_fn(z_t, z_a, sample, temperature=temperature, with_contrast=with_contrast,
-                    with_pivot=with_pivot)
+                    with_pivot=with_pivot, pivot_detach=pivot_detach)

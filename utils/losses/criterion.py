@@ -11,6 +11,7 @@ given dense (B,D,h,w) embeddings, the criterion samples and gathers them itself.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from typing import Any, Callable
 
@@ -41,12 +42,22 @@ class CaCLCriterion:
                         "loss_pivot": config.lambda_pivot}
         self.temperature, self.contour_width = config.temperature, config.contour_width
         self.contour_patches, self.num_anchors = config.contour_patches, config.num_anchors
-        self.hard_ratio = config.hard_ratio
+        self.hard_ratio, self.pivot_detach = config.hard_ratio, config.pivot_detach
+        self.contrast_start_iter = config.contrast_start_iter
+        self._before_start = None if config.contrast_start_iter == 0 else CaCLCriterion(
+            replace(config, lambda_contrast=0.0, lambda_pivot=0.0, contrast_start_iter=0))
 
     @property
     def needs_embeddings(self) -> bool:
         """Whether the model must output ``embed_t``/``embed_a`` (i.e. needs projection heads)."""
         return self.weights["loss_contrast"] > 0 or self.weights["loss_pivot"] > 0
+
+    def for_iteration(self, iteration: int) -> "CaCLCriterion":
+        """The objective at training ``iteration`` (counted from 0): without the contrastive and pivot
+        terms before ``contrast_start_iter`` (a warm-up that lets the mask head learn first), else this."""
+        if self._before_start is not None and iteration < self.contrast_start_iter:
+            return self._before_start
+        return self
 
     def __call__(self, outputs: dict[str, Any], mask: torch.Tensor) -> dict[str, torch.Tensor]:
         """Total loss (differentiable) plus each computed term and the sample counts (detached)."""
@@ -83,7 +94,7 @@ class CaCLCriterion:
                             "heads, or set lambda_contrast and lambda_pivot to 0")
         embed_t, embed_a = outputs["embed_t"], outputs["embed_a"]
         options = {"temperature": self.temperature, "with_contrast": self.weights["loss_contrast"] > 0,
-                   "with_pivot": self.weights["loss_pivot"] > 0}
+                   "with_pivot": self.weights["loss_pivot"] > 0, "pivot_detach": self.pivot_detach}
         with torch.autocast(device_type=embed_t.device.type, enabled=False):
             if "patches" in outputs:
                 _, terms = SCOPES[self.contrast_scope]
