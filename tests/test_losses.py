@@ -237,8 +237,8 @@ def test_criterion_from_a_config_and_bad_settings() -> None:
 
 
 def test_each_loss_default_is_defined_once() -> None:
-    """temperature, num_anchors and hard_ratio default in LossConfig only (the contrastive functions take
-    them from it); the contour band's width defaults to utils.contour's constant."""
+    """temperature, num_anchors, hard_ratio and pivot_detach default in LossConfig only (the contrastive
+    functions take them from it); the contour band's width defaults to utils.contour's constant."""
     contrastive_names = ("temperature", "num_anchors", "hard_ratio", "pivot_detach")
     for function, names in ((contour_contrastive, contrastive_names),
                             (sample_patches, ("num_anchors", "hard_ratio")),
