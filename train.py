@@ -81,6 +81,8 @@ def build_network(model_config: ModelConfig, run: RunConfig, with_projection: bo
     scale_dropout(model, model_config.dropout_scale)
     if model_config.freeze_bn:
         freeze_bn(model)
+    elif model_config.freeze_backbone_bn:
+        freeze_bn(model.backbone)
     if model_config.sync_bn and info.distributed:
         model = convert_sync_bn(model)
     memory_format = torch.channels_last if run.channels_last else torch.contiguous_format
@@ -115,7 +117,7 @@ def build_loaders(data: DataConfig, no_val: bool, info: DistInfo,
 def build_schedule(optim: OptimConfig, model: nn.Module, per_epoch: int) -> tuple[Optimizer, WarmupLR]:
     """The optimiser over ``model``'s parameter groups and its warm-up + decay schedule (``per_epoch``
     iterations an epoch)."""
-    groups = param_groups(unwrap(model), optim.lr)
+    groups = param_groups(unwrap(model), optim.lr, optim.head_lr_mult)
     optimizer = build_optimizer(groups, optim.optimizer, optim.lr, optim.momentum, optim.weight_decay,
                                 optim.nesterov)
     step_epochs = optim.lr_step or max(1, optim.epochs // 3)

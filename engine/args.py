@@ -56,6 +56,9 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
                        help="keep every BatchNorm's statistics and affine fixed, the fresh decoder's and "
                             "heads' too: for fine-tuning a trained checkpoint (--ft), not for a start from "
                             "ImageNet weights (F1 0 there, docs/RESULTS.md)")
+    group.add_argument("--freeze-backbone-bn", action="store_true",
+                       help="keep the backbone's BatchNorm statistics and affine fixed (the ImageNet ones), "
+                            "train the decoder's and heads' BatchNorm as usual")
 
 
 def _add_loss_args(parser: argparse.ArgumentParser) -> None:
@@ -95,7 +98,10 @@ def _add_optim_args(parser: argparse.ArgumentParser) -> None:
                        help="first epoch when not resuming (the schedule starts there too)")
     group.add_argument("--optimizer", default=OptimConfig.optimizer, choices=OPTIMIZERS.names(),
                        help="optimiser")
-    group.add_argument("--lr", type=float, default=OptimConfig.lr, help="backbone learning rate (heads: 10x)")
+    group.add_argument("--lr", type=float, default=OptimConfig.lr,
+                       help="backbone learning rate (decoder and heads: --head-lr-mult times it)")
+    group.add_argument("--head-lr-mult", type=float, default=OptimConfig.head_lr_mult,
+                       help="learning rate of the fresh decoder and heads relative to --lr (DeepLabv3+: 10)")
     group.add_argument("--lr-scheduler", default=OptimConfig.lr_scheduler, choices=SCHEDULES.names(),
                        help="learning-rate decay")
     group.add_argument("--lr-step", type=int, default=OptimConfig.lr_step,

@@ -20,6 +20,7 @@ from typing import Any, Callable, Optional
 from dataloaders.config import DataConfig
 from engine.optim import build_optimizer
 from modeling import build_model
+from modeling.utils import param_groups
 from utils.device import TRAIN_AMP_DEFAULT
 from utils.errors import require
 from utils.losses.config import LossConfig
@@ -36,6 +37,7 @@ def _defaults(function: Callable[..., Any]) -> dict[str, Any]:
 
 _MODEL = _defaults(build_model)
 _OPTIMIZER = _defaults(build_optimizer)
+_GROUPS = _defaults(param_groups)
 
 
 @dataclass(frozen=True)
@@ -51,14 +53,16 @@ class ModelConfig:
     contour_hidden: int = _MODEL["contour_hidden"]
     sync_bn: bool = False
     freeze_bn: bool = False
+    freeze_backbone_bn: bool = False
     dropout_scale: float = 0.0  # the quick run's choice (fresh synthetic data every epoch); 1 = DeepLabv3+
 
     def __post_init__(self) -> None:
         require(self.dropout_scale >= 0, f"dropout_scale must be >= 0, got {self.dropout_scale}")
         require(self.contour_hidden >= 0, f"contour_hidden must be >= 0, got {self.contour_hidden}")
-        require(not (self.freeze_bn and self.sync_bn),
-                "freeze_bn and sync_bn exclude each other: frozen BatchNorm has no batch statistics to "
-                "synchronise")
+        for frozen in ("freeze_bn", "freeze_backbone_bn"):
+            require(not (getattr(self, frozen) and self.sync_bn),
+                    f"{frozen} and sync_bn exclude each other: frozen BatchNorm has no batch statistics to "
+                    "synchronise")
 
     def architecture(self) -> dict[str, Any]:
         """The :func:`modeling.build_model` arguments that shape the network (what a checkpoint's
@@ -69,7 +73,8 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Epochs, optimiser, learning-rate schedule (``lr_step`` None: a third of the epochs), when to
+    """Epochs, optimiser, learning rates (``lr`` for the backbone, ``head_lr_mult`` times it for the rest),
+    schedule (``lr_step`` None: a third of the epochs), when to
     stop early (``max_iters`` in all; ``max_nonfinite`` skipped steps) and the weight average
     (``ema_decay``, :mod:`engine.ema`)."""
 
@@ -77,6 +82,7 @@ class OptimConfig:
     start_epoch: int = 0
     optimizer: str = "adamw"
     lr: float = 1e-3
+    head_lr_mult: float = _GROUPS["head_lr_mult"]
     lr_scheduler: str = "poly"
     lr_step: Optional[int] = None
     warmup_iters: int = 50
@@ -91,6 +97,7 @@ class OptimConfig:
         for name in ("epochs", "max_nonfinite"):
             value = getattr(self, name)
             require(value >= 1, f"{name} must be >= 1, got {value}")
+        require(self.head_lr_mult > 0, f"head_lr_mult must be > 0, got {self.head_lr_mult}")
         require(0.0 <= self.ema_decay < 1.0, f"ema_decay must be in [0, 1), got {self.ema_decay}")
         require(self.max_iters is None or self.max_iters >= 0,
                 f"max_iters must be >= 0, got {self.max_iters}")

@@ -80,10 +80,11 @@ def convert_sync_bn(model: nn.Module) -> nn.Module:
     return nn.SyncBatchNorm.convert_sync_batchnorm(model)
 
 
-def param_groups(model: nn.Module, lr: float) -> list[dict[str, Any]]:
-    """Optimizer groups: backbone parameters at ``lr``, all others at ``10 * lr`` (DeepLabv3+ convention).
+def param_groups(model: nn.Module, lr: float, head_lr_mult: float = HEAD_LR_MULT) -> list[dict[str, Any]]:
+    """Optimizer groups: backbone parameters at ``lr``, all others (the fresh decoder and heads) at
+    ``head_lr_mult * lr`` (10: the DeepLabv3+ convention).
 
-    Each group carries ``lr_mult`` (1 or 10) and ``name`` so schedulers scale by tag, not by order.
+    Each group carries ``lr_mult`` and ``name`` so schedulers scale by tag, not by order.
     Parameters that do not require grad are left out; empty groups are dropped.
     """
     backbone_ids = {
@@ -93,7 +94,7 @@ def param_groups(model: nn.Module, lr: float) -> list[dict[str, Any]]:
     for parameter in model.parameters():
         if parameter.requires_grad:
             split["backbone" if id(parameter) in backbone_ids else "head"].append(parameter)
-    mults = {"backbone": BACKBONE_LR_MULT, "head": HEAD_LR_MULT}
+    mults = {"backbone": BACKBONE_LR_MULT, "head": head_lr_mult}
     return [
         {"params": params, "lr": lr * mults[name], "lr_mult": mults[name], "name": name}
         for name, params in split.items()

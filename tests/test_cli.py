@@ -21,7 +21,7 @@ ISSUE_FLAGS = (
     "--num-anchors --hard-ratio --embed-dim --pretrained --device --amp --channels-last --val-dataset "
     "--max-iters"
 ).split()
-SWITCHES = ("sync_bn", "freeze_bn", "nesterov", "no_cuda", "ft", "no_val", "amp", "channels_last")
+SWITCHES = ("sync_bn", "freeze_bn", "freeze_backbone_bn", "nesterov", "no_cuda", "ft", "no_val", "amp", "channels_last")
 
 
 def test_help_lists_every_flag_with_its_default() -> None:
@@ -58,7 +58,8 @@ def test_switches_are_off_by_default_and_on_when_given() -> None:
     assert defaults["amp"] and defaults["channels_last"]  # the fast CPU default; --no-amp/--no-channels-last
     run = parse_config(["--no-amp", "--no-channels-last"]).run
     assert not run.amp and not run.channels_last
-    given = build_parser().parse_args(["--sync-bn", "--freeze-bn", "--nesterov", "--no-cuda", "--no-val",
+    given = build_parser().parse_args(["--sync-bn", "--freeze-bn", "--freeze-backbone-bn", "--nesterov",
+                                       "--no-cuda", "--no-val",
                                        "--amp", "--channels-last", "--resume", "x.pth.tar", "--ft"])
     assert all(getattr(given, name) for name in SWITCHES)  # parsed only: train_config rejects this mix
     assert parse_config(["--channels-last", "--no-channels-last"]).run.channels_last is False

@@ -118,9 +118,11 @@ def test_the_recorded_flags_are_the_parsed_flags(argv: list[str]) -> None:
 
 @pytest.mark.parametrize("build, field", [
     (lambda: ModelConfig(freeze_bn=True, sync_bn=True), "freeze_bn"),
+    (lambda: ModelConfig(freeze_backbone_bn=True, sync_bn=True), "freeze_backbone_bn"),
     (lambda: ModelConfig(dropout_scale=-0.5), "dropout_scale"),
     (lambda: ModelConfig(contour_hidden=-1), "contour_hidden"),
     (lambda: OptimConfig(epochs=0), "epochs"),
+    (lambda: OptimConfig(head_lr_mult=0), "head_lr_mult"),
     (lambda: OptimConfig(max_nonfinite=0), "max_nonfinite"),
     (lambda: OptimConfig(max_iters=-1), "max_iters"),
     (lambda: RunConfig(eval_interval=0), "eval_interval"),

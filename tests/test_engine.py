@@ -19,6 +19,7 @@ from engine.state import TrainState, is_improvement
 from engine.trainer import AMPTrainer, TrainingDiverged
 from modeling import build_model
 from modeling.deeplab import DeepLab
+from modeling.utils import FrozenBatchNorm2d
 from utils.checkpoint import load_checkpoint, load_model_weights
 from utils.errors import run_cli
 from utils.provenance import sha256_of
@@ -287,6 +288,28 @@ def test_amp_validates_in_full_precision(tmp_path: Path, monkeypatch: pytest.Mon
     _run(tmp_path, "--epochs", "1", "--amp")
     assert (True, True) in seen_autocast and (False, False) in seen_autocast
     assert (False, True) not in seen_autocast
+
+
+def test_frozen_backbone_bn_and_head_lr_mult(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--freeze-backbone-bn fixes the backbone's BatchNorm only; --head-lr-mult sets the heads' rate."""
+    seen = []
+    build = train.build_trainer
+    monkeypatch.setattr(train, "build_trainer", lambda *a: seen.append(build(*a)) or seen[-1])
+    run_dir = _run(tmp_path, "--epochs", "1", "--no-val", "--freeze-backbone-bn", "--head-lr-mult", "3",
+                   "--pretrained", "none")
+    trainer = seen[0]
+    backbone_bns = [m for m in trainer.module.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    other_bns = [m for name, child in trainer.module.named_children() if name != "backbone"
+                 for m in child.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert backbone_bns and all(isinstance(m, FrozenBatchNorm2d) for m in backbone_bns)
+    assert other_bns and not any(isinstance(m, FrozenBatchNorm2d) for m in other_bns)
+    fresh = build_model("mobilenet", with_projection=True, pretrained="none").state_dict()
+    saved = _weights(run_dir)
+    first_bn = "backbone.features.0.1.running_mean"
+    assert torch.equal(saved[first_bn], fresh[first_bn])
+    assert any(not torch.equal(saved[k], fresh[k]) for k in saved if k.startswith("decoder") and "running" in k)
+    rates = {group["name"]: group["lr"] for group in trainer.optimizer.param_groups}
+    assert rates["head"] == pytest.approx(3 * rates["backbone"]) and rates["backbone"] > 0
 
 
 def _event_tags(folder: Path) -> set[str]:

@@ -258,6 +258,8 @@ def test_param_groups_cover_each_parameter_once_with_multipliers() -> None:
     assert sorted(ids) == sorted(id(p) for p in model.parameters())
     assert {id(p) for p in by_name["backbone"]["params"]} == {id(p) for p in model.backbone.parameters()}
     torch.optim.SGD(groups, lr=0.01, momentum=0.9)
+    custom = {group["name"]: group for group in param_groups(model, lr=0.01, head_lr_mult=2.5)}
+    assert (custom["head"]["lr"], custom["head"]["lr_mult"]) == (pytest.approx(0.025), 2.5)
 
 
 def test_param_groups_skip_frozen_parameters() -> None:
