@@ -58,7 +58,8 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
                             "ImageNet weights (F1 0 there, docs/RESULTS.md)")
     group.add_argument("--freeze-backbone-bn", action="store_true",
                        help="keep the backbone's BatchNorm statistics and affine fixed (the ImageNet ones), "
-                            "train the decoder's and heads' BatchNorm as usual")
+                            "train the decoder's and heads' BatchNorm as usual; on the CASIA v1 recipe it "
+                            "stops the model from learning (docs/RESULTS.md)")
 
 
 def _add_loss_args(parser: argparse.ArgumentParser) -> None:

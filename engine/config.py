@@ -74,9 +74,8 @@ class ModelConfig:
 @dataclass(frozen=True)
 class OptimConfig:
     """Epochs, optimiser, learning rates (``lr`` for the backbone, ``head_lr_mult`` times it for the rest),
-    schedule (``lr_step`` None: a third of the epochs), when to
-    stop early (``max_iters`` in all; ``max_nonfinite`` skipped steps) and the weight average
-    (``ema_decay``, :mod:`engine.ema`)."""
+    schedule (``lr_step`` None: a third of the epochs), when to stop early (``max_iters`` in all;
+    ``max_nonfinite`` skipped steps) and the weight average (``ema_decay``, :mod:`engine.ema`)."""
 
     epochs: int = 10
     start_epoch: int = 0

@@ -21,7 +21,8 @@ ISSUE_FLAGS = (
     "--num-anchors --hard-ratio --embed-dim --pretrained --device --amp --channels-last --val-dataset "
     "--max-iters"
 ).split()
-SWITCHES = ("sync_bn", "freeze_bn", "freeze_backbone_bn", "nesterov", "no_cuda", "ft", "no_val", "amp", "channels_last")
+SWITCHES = ("sync_bn", "freeze_bn", "freeze_backbone_bn", "nesterov", "no_cuda", "ft", "no_val", "amp",
+            "channels_last")
 
 
 def test_help_lists_every_flag_with_its_default() -> None:
