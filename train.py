@@ -30,7 +30,7 @@ from engine.rng import seed_everything
 from engine.run_dir import args_to_dict, new_experiment_dir, save_args
 from engine.trainer import AMPTrainer, Trainer, TrainerConfig
 from modeling import build_model
-from modeling.utils import convert_sync_bn, freeze_bn, param_groups, scale_dropout, unwrap
+from modeling.utils import convert_sync_bn, freeze_batch_norm, param_groups, scale_dropout, unwrap
 from utils.checkpoint import load_checkpoint, load_model_weights
 from utils.device import resolve_device
 from utils.dist import (
@@ -79,10 +79,7 @@ def build_network(model_config: ModelConfig, run: RunConfig, with_projection: bo
     if info.is_main:
         print(f"initialisation: {describe_provenance(provenance)}")
     scale_dropout(model, model_config.dropout_scale)
-    if model_config.freeze_bn:
-        freeze_bn(model)
-    elif model_config.freeze_backbone_bn:
-        freeze_bn(model.backbone)
+    freeze_batch_norm(model, model_config.freeze_bn, model_config.freeze_backbone_bn)
     if model_config.sync_bn and info.distributed:
         model = convert_sync_bn(model)
     memory_format = torch.channels_last if run.channels_last else torch.contiguous_format

@@ -33,7 +33,7 @@ from torch.profiler import ProfilerActivity, profile
 from engine.args import add_model_args, model_config
 from engine.config import RunConfig
 from modeling import build_model
-from modeling.utils import freeze_bn, scale_dropout
+from modeling.utils import freeze_batch_norm, scale_dropout
 from utils.device import autocast_dtype
 from utils.losses import CaCLCriterion, LossConfig
 from utils.losses.contrastive import contour_contrastive
@@ -82,8 +82,7 @@ def bench_model(args: argparse.Namespace, with_projection: bool) -> torch.nn.Mod
     config = model_config(args)
     model = build_model(**config.architecture(), with_projection=with_projection,
                         pretrained=config.pretrained)
-    if config.freeze_bn:
-        freeze_bn(model)
+    freeze_batch_norm(model, config.freeze_bn, config.freeze_backbone_bn)
     return scale_dropout(model, config.dropout_scale).to(memory_format=memory_format(args))
 
 

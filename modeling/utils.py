@@ -15,8 +15,8 @@ from torch.nn.parallel import DistributedDataParallel
 from modeling.backbone.base import Backbone
 from utils.errors import UserError
 
-__all__ = ["FrozenBatchNorm2d", "freeze_bn", "convert_sync_bn", "scale_dropout", "param_groups", "unwrap",
-           "is_finite_model"]
+__all__ = ["FrozenBatchNorm2d", "freeze_bn", "freeze_batch_norm", "convert_sync_bn", "scale_dropout",
+           "param_groups", "unwrap", "is_finite_model"]
 
 BACKBONE_LR_MULT = 1.0
 HEAD_LR_MULT = 10.0
@@ -72,6 +72,18 @@ def freeze_bn(model: nn.Module) -> nn.Module:
             setattr(model, name, frozen_copy(child))
         else:
             freeze_bn(child)
+    return model
+
+
+def freeze_batch_norm(model: nn.Module, everywhere: bool, backbone_only: bool) -> nn.Module:
+    """Freeze every batch norm of ``model`` (``everywhere``) or only its backbone's; return ``model``.
+
+    The one place train.py's ``--freeze-bn`` and ``--freeze-backbone-bn`` take effect.
+    """
+    if everywhere:
+        return freeze_bn(model)
+    if backbone_only:
+        freeze_bn(model.backbone)
     return model
 
 

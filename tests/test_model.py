@@ -14,7 +14,8 @@ from modeling.backbone import BACKBONES, OUTPUT_STRIDES
 from modeling.heads import MEAN_CHUNK_ROWS, PivotMoments, ProjectionHead, project_patches
 from modeling.layers import OneOutputConv3x3
 import modeling.utils
-from modeling.utils import FrozenBatchNorm2d, convert_sync_bn, freeze_bn, param_groups, scale_dropout
+from modeling.utils import (FrozenBatchNorm2d, convert_sync_bn, freeze_batch_norm, freeze_bn, param_groups,
+                            scale_dropout)
 from utils.errors import UserError
 from utils.grid import gather_positions
 
@@ -246,6 +247,23 @@ def test_convert_sync_bn_replaces_every_batch_norm() -> None:
     model = convert_sync_bn(model)
     assert sum(isinstance(m, nn.SyncBatchNorm) for m in model.modules()) == count > 0
     assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+
+
+def test_freeze_batch_norm_scopes() -> None:
+    """Everywhere, the backbone only, or nowhere: what --freeze-bn / --freeze-backbone-bn apply."""
+    def frozen(model: nn.Module) -> tuple[bool, bool]:
+        in_backbone = [isinstance(m, FrozenBatchNorm2d) for m in model.backbone.modules()
+                       if isinstance(m, nn.BatchNorm2d)]
+        elsewhere = [isinstance(m, FrozenBatchNorm2d) for name, child in model.named_children()
+                     if name != "backbone" for m in child.modules() if isinstance(m, nn.BatchNorm2d)]
+        assert all(in_backbone) or not any(in_backbone)
+        assert all(elsewhere) or not any(elsewhere)
+        return in_backbone[0], elsewhere[0]
+
+    assert frozen(freeze_batch_norm(build_model("mobilenet"), True, False)) == (True, True)
+    assert frozen(freeze_batch_norm(build_model("mobilenet"), True, True)) == (True, True)
+    assert frozen(freeze_batch_norm(build_model("mobilenet"), False, True)) == (True, False)
+    assert frozen(freeze_batch_norm(build_model("mobilenet"), False, False)) == (False, False)
 
 
 def test_param_groups_cover_each_parameter_once_with_multipliers() -> None:
