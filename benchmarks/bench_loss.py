@@ -187,7 +187,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     convs = "separable" if args.separable else "standard"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU, {args.steps} timed steps, "
-          f"{convs} ASPP/decoder convolutions, contour head hidden width {args.contour_hidden}, "
+          f"{convs} ASPP/decoder convolutions, contour head hidden width {args.contour_hidden} "
+          f"(kernel {args.contour_hidden_kernel}), "
           f"dropout ×{args.dropout_scale}, {'bfloat16 autocast' if args.amp else 'float32'}, "
           f"{'channels-last' if args.channels_last else 'contiguous'}")
     medians = time_configurations(args)

@@ -18,6 +18,7 @@ from typing import Any
 from dataloaders import DataConfig, add_data_args
 from engine.config import BEST_METRICS, ModelConfig, OptimConfig, RunConfig, TrainConfig
 from engine.optim import OPTIMIZERS, SCHEDULES
+from modeling import CONTOUR_HIDDEN_KERNELS
 from modeling.backbone import BACKBONES
 from utils.errors import UserError
 from utils.losses import LossConfig
@@ -48,6 +49,11 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
                        help="hidden channels of the contour head (3x3 conv-BN-ReLU, then 1x1; METHOD.md's "
                             "small conv head); 0 is a single 3x3 conv, which takes 0.3 s off a 5 s CPU step at "
                             "512x512, batch 4 (docs/PERFORMANCE.md)")
+    group.add_argument("--contour-hidden-kernel", type=int, default=ModelConfig.contour_hidden_kernel,
+                       choices=CONTOUR_HIDDEN_KERNELS,
+                       help="kernel of the contour head's hidden conv: 3 (3x3 hidden, then 1x1 out) or 1 "
+                            "(1x1 hidden, then 3x3 out: the same receptive field at a ninth of the hidden "
+                            "layer's cost, docs/PERFORMANCE.md)")
     group.add_argument("--dropout-scale", type=float, default=ModelConfig.dropout_scale,
                        help="multiply DeepLabv3+'s dropout probabilities (ASPP 0.5, decoder 0.5 and 0.1) by "
                             "this; 0 (the quick run's choice) turns dropout off, 1 is DeepLabv3+'s")

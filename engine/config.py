@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional
 
 from dataloaders.config import DataConfig
 from engine.optim import build_optimizer
-from modeling import build_model
+from modeling import CONTOUR_HIDDEN_KERNELS, build_model
 from modeling.utils import param_groups
 from utils.device import TRAIN_AMP_DEFAULT
 from utils.errors import require
@@ -51,6 +51,7 @@ class ModelConfig:
     pretrained: str = "auto"
     separable: bool = True  # the quick CPU run's choice; build_model's own default is DeepLabv3+'s standard
     contour_hidden: int = _MODEL["contour_hidden"]
+    contour_hidden_kernel: int = _MODEL["contour_hidden_kernel"]
     sync_bn: bool = False
     freeze_bn: bool = False
     freeze_backbone_bn: bool = False
@@ -59,6 +60,9 @@ class ModelConfig:
     def __post_init__(self) -> None:
         require(self.dropout_scale >= 0, f"dropout_scale must be >= 0, got {self.dropout_scale}")
         require(self.contour_hidden >= 0, f"contour_hidden must be >= 0, got {self.contour_hidden}")
+        require(self.contour_hidden_kernel in CONTOUR_HIDDEN_KERNELS,
+                f"contour_hidden_kernel must be one of {CONTOUR_HIDDEN_KERNELS}, "
+                f"got {self.contour_hidden_kernel}")
         for frozen in ("freeze_bn", "freeze_backbone_bn"):
             require(not (getattr(self, frozen) and self.sync_bn),
                     f"{frozen} and sync_bn exclude each other: frozen BatchNorm has no batch statistics to "
@@ -68,7 +72,8 @@ class ModelConfig:
         """The :func:`modeling.build_model` arguments that shape the network (what a checkpoint's
         ``model_config`` records, less the projection heads)."""
         return {"backbone": self.backbone, "output_stride": self.out_stride, "embed_dim": self.embed_dim,
-                "separable": self.separable, "contour_hidden": self.contour_hidden}
+                "separable": self.separable, "contour_hidden": self.contour_hidden,
+                "contour_hidden_kernel": self.contour_hidden_kernel}
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from modeling.deeplab import DeepLab
-from modeling.heads import CONTOUR_HIDDEN
+from modeling.heads import CONTOUR_HIDDEN, CONTOUR_HIDDEN_KERNELS
 
-__all__ = ["DeepLab", "build_model"]
+__all__ = ["CONTOUR_HIDDEN_KERNELS", "DeepLab", "build_model"]
 
 
 def build_model(
@@ -17,11 +17,14 @@ def build_model(
     pretrained: str | Path | None = None,
     separable: bool = False,
     contour_hidden: int = CONTOUR_HIDDEN,
+    contour_hidden_kernel: int = CONTOUR_HIDDEN_KERNELS[0],
 ) -> DeepLab:
     """Build a DeepLabv3+ CaCL-Net; ``model.config`` holds these arguments (minus ``pretrained``).
 
     ``with_projection=False`` drops the training-only projection heads (inference models);
     ``separable`` makes ASPP's and the decoder's 3×3 convolutions depthwise-separable; ``contour_hidden``
-    is the contour head's hidden width (0: one 3×3 conv).
+    is the contour head's hidden width (0: one 3×3 conv) and ``contour_hidden_kernel`` its hidden conv's
+    kernel (3: 3×3 hidden, 1×1 out; 1: 1×1 hidden, 3×3 out).
     """
-    return DeepLab(backbone, output_stride, embed_dim, with_projection, pretrained, separable, contour_hidden)
+    return DeepLab(backbone, output_stride, embed_dim, with_projection, pretrained, separable, contour_hidden,
+                   contour_hidden_kernel)

@@ -11,7 +11,8 @@ from torch import Tensor, nn
 from modeling.aspp import ASPP
 from modeling.backbone import build_backbone
 from modeling.decoder import Decoder
-from modeling.heads import CONTOUR_HIDDEN, ContourHead, MaskHead, ProjectionHead, project_patches
+from modeling.heads import (CONTOUR_HIDDEN, CONTOUR_HIDDEN_KERNELS, ContourHead, MaskHead, ProjectionHead,
+                            project_patches)
 
 PIVOT_CHANNELS = 256
 
@@ -42,7 +43,8 @@ class DeepLab(nn.Module):
     ``pretrained`` initialises the backbone: None, ``"imagenet"`` (torchvision) or a weights file.
     ``separable`` uses depthwise-separable 3×3 convolutions in ASPP and the decoder (as the DeepLabv3+
     paper does), which cuts the cost of the stride-4 decoder, most of a MobileNetV2 model's compute.
-    ``contour_hidden`` is the contour head's hidden width (0: a single 3×3 conv, see :class:`ContourHead`).
+    ``contour_hidden`` is the contour head's hidden width (0: a single 3×3 conv) and ``contour_hidden_kernel``
+    its hidden conv's kernel (3 or 1, see :class:`ContourHead`).
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class DeepLab(nn.Module):
         pretrained: str | Path | None = None,
         separable: bool = False,
         contour_hidden: int = CONTOUR_HIDDEN,
+        contour_hidden_kernel: int = CONTOUR_HIDDEN_KERNELS[0],
     ) -> None:
         super().__init__()
         self._config = {
@@ -63,12 +66,13 @@ class DeepLab(nn.Module):
             "with_projection": with_projection,
             "separable": separable,
             "contour_hidden": contour_hidden,
+            "contour_hidden_kernel": contour_hidden_kernel,
         }
         self.backbone = build_backbone(backbone, output_stride, pretrained)
         self.aspp = ASPP(self.backbone.high_level_channels, output_stride, PIVOT_CHANNELS, separable)
         self.decoder = Decoder(self.backbone.low_level_channels, PIVOT_CHANNELS, PIVOT_CHANNELS, separable)
         self.mask_head = MaskHead(PIVOT_CHANNELS)
-        self.contour_head = ContourHead(PIVOT_CHANNELS, contour_hidden)
+        self.contour_head = ContourHead(PIVOT_CHANNELS, contour_hidden, contour_hidden_kernel)
         self.projection_t = ProjectionHead(PIVOT_CHANNELS, embed_dim=embed_dim) if with_projection else None
         self.projection_a = ProjectionHead(PIVOT_CHANNELS, embed_dim=embed_dim) if with_projection else None
 

@@ -13,6 +13,7 @@ from modeling.layers import OneOutputConv3x3, conv_bn_relu
 from utils.grid import gather_positions
 
 CONTOUR_HIDDEN = 64
+CONTOUR_HIDDEN_KERNELS = (3, 1)  # the first is the default (METHOD.md's head); see ContourHead
 MEAN_CHUNK_ROWS = 4096  # rows per float32 partial sum of a bf16 pivot's mean: cache-sized, no full copy
 
 
@@ -25,18 +26,25 @@ class MaskHead(nn.Conv2d):
 
 
 class ContourHead(nn.Sequential):
-    """Small conv head: 3×3 conv → BN → ReLU → 1×1 conv → one contour logit per pixel.
+    """Small conv head → one contour logit per pixel: a hidden conv-BN-ReLU layer and one output conv.
 
-    ``hidden=0`` reads the contour out of the pivot with one 3×3 conv, as the mask head reads the mask
-    with one 1×1 conv: the hidden layer's backward at stride 4 costs a CPU step more than all the
-    contrastive terms together (docs/PERFORMANCE.md, bench_loss).
+    ``hidden_kernel=3`` (METHOD.md's small conv head): 3×3 hidden conv, 1×1 output. ``hidden_kernel=1``:
+    1×1 hidden conv, 3×3 output; the same 3×3 receptive field and nonlinearity, at a ninth of the hidden
+    layer's multiply-adds, whose backward at stride 4 is the largest cost of the contour term on a CPU
+    (docs/PERFORMANCE.md, bench_loss). ``hidden=0`` reads the contour out of the pivot with one 3×3 conv,
+    as the mask head reads the mask with one 1×1 conv.
     """
 
-    def __init__(self, in_channels: int = 256, hidden: int = CONTOUR_HIDDEN) -> None:
-        if hidden:
+    def __init__(self, in_channels: int = 256, hidden: int = CONTOUR_HIDDEN,
+                 hidden_kernel: int = CONTOUR_HIDDEN_KERNELS[0]) -> None:
+        if hidden_kernel not in CONTOUR_HIDDEN_KERNELS:  # a user's choice is checked in engine.config
+            raise ValueError(f"hidden_kernel must be one of {CONTOUR_HIDDEN_KERNELS}, got {hidden_kernel}")
+        if not hidden:
+            super().__init__(OneOutputConv3x3(in_channels))
+        elif hidden_kernel == 3:
             super().__init__(conv_bn_relu(in_channels, hidden, 3), nn.Conv2d(hidden, 1, 1))
         else:
-            super().__init__(OneOutputConv3x3(in_channels))
+            super().__init__(conv_bn_relu(in_channels, hidden, 1), OneOutputConv3x3(hidden))
         init_weights(self)
         init_prediction(self[-1])
 

@@ -138,11 +138,14 @@ def test_a_contour_head_of_another_width_is_named_in_the_error():
     state = {"model_config": wide.config, "state_dict": wide.state_dict()}
     with pytest.raises(CheckpointError, match=r"ck\.pth: .*contour_hidden=64 \(this model: 0\)"):
         load_model_weights(build_model("mobilenet", 16, 16, with_projection=False, contour_hidden=0), state, "ck.pth")
+    light = build_model("mobilenet", 16, 16, with_projection=False, contour_hidden_kernel=1)
+    with pytest.raises(CheckpointError, match=r"ck\.pth: .*contour_hidden_kernel=3 \(this model: 1\)"):
+        load_model_weights(light, state, "ck.pth")
 
 
 def test_saved_model_config_fills_settings_older_checkpoints_predate():
     from utils.checkpoint import saved_model_config
 
     assert saved_model_config({"model_config": {"backbone": "mobilenet"}}) == {
-        "backbone": "mobilenet", "separable": False, "contour_hidden": 64}
+        "backbone": "mobilenet", "separable": False, "contour_hidden": 64, "contour_hidden_kernel": 3}
     assert saved_model_config({"model_config": {"separable": True}})["separable"] is True

@@ -121,6 +121,7 @@ def test_the_recorded_flags_are_the_parsed_flags(argv: list[str]) -> None:
     (lambda: ModelConfig(freeze_backbone_bn=True, sync_bn=True), "freeze_backbone_bn"),
     (lambda: ModelConfig(dropout_scale=-0.5), "dropout_scale"),
     (lambda: ModelConfig(contour_hidden=-1), "contour_hidden"),
+    (lambda: ModelConfig(contour_hidden_kernel=5), "contour_hidden_kernel"),
     (lambda: OptimConfig(epochs=0), "epochs"),
     (lambda: OptimConfig(head_lr_mult=0), "head_lr_mult"),
     (lambda: OptimConfig(max_nonfinite=0), "max_nonfinite"),
@@ -140,6 +141,8 @@ def test_model_architecture_is_what_the_built_model_records() -> None:
     model = build_model(**config.architecture(), with_projection=False, pretrained="none")
     assert model.config == {**config.architecture(), "with_projection": False}
     assert (model.config["contour_hidden"], model.config["separable"], model.config["output_stride"]) == (0, False, 8)
+    config = parse_config(["--contour-hidden-kernel", "1"]).model
+    assert build_model(**config.architecture(), pretrained="none").config["contour_hidden_kernel"] == 1
 
 
 def test_train_settings_are_frozen() -> None:

@@ -83,7 +83,7 @@ def test_aspp_rates_follow_the_output_stride(model) -> None:
 def test_config_rebuilds_the_same_architecture(model) -> None:
     rebuilt = build_model(**model.config)
     assert set(model.config) == {"backbone", "output_stride", "embed_dim", "with_projection", "separable",
-                                 "contour_hidden"}
+                                 "contour_hidden", "contour_hidden_kernel"}
     rebuilt.load_state_dict(model.state_dict(), strict=True)
 
 
@@ -315,6 +315,28 @@ def test_a_contour_head_without_hidden_layer_is_one_3x3_conv_that_trains_the_piv
     assert conv.weight.grad.abs().sum() > 0 and model.decoder.fuse[0][0].weight.grad.abs().sum() > 0
     rebuilt = build_model(**model.config)
     rebuilt.load_state_dict(model.state_dict())
+
+
+def test_a_contour_head_with_a_1x1_hidden_layer_reads_a_3x3_window_and_trains_the_pivot() -> None:
+    torch.manual_seed(0)
+    model = build_model("mobilenet", 16, EMBED_DIM, with_projection=False, contour_hidden_kernel=1)
+    hidden, out_conv = model.contour_head
+    assert hidden[0].kernel_size == (1, 1) and (hidden[0].in_channels, hidden[0].out_channels) == (256, 64)
+    assert isinstance(out_conv, OneOutputConv3x3) and out_conv.kernel_size == (3, 3)
+    assert sum(p.numel() for p in model.contour_head.parameters()) == 256 * 64 + 2 * 64 + 64 * 9 + 1
+    model.eval()
+    pivot = torch.randn(1, 256, 9, 9, requires_grad=True)
+    model.contour_head(pivot)[0, 0, 4, 4].backward()  # one output pixel sees exactly its 3×3 neighbourhood
+    seen = (pivot.grad.abs().sum(dim=(0, 1)) > 0).nonzero().tolist()
+    assert seen == [[y, x] for y in (3, 4, 5) for x in (3, 4, 5)]
+    model.train()
+    out = model(torch.randn(2, 3, HEIGHT, WIDTH))
+    assert out["contour"].shape == (2, 1, HEIGHT, WIDTH)
+    out["contour"].sum().backward()
+    assert hidden[0].weight.grad.abs().sum() > 0 and model.decoder.fuse[0][0].weight.grad.abs().sum() > 0
+    build_model(**model.config).load_state_dict(model.state_dict())
+    with pytest.raises(ValueError, match="hidden_kernel"):
+        build_model("mobilenet", 16, EMBED_DIM, with_projection=False, contour_hidden_kernel=5)
 
 
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last], ids=["nchw", "nhwc"])

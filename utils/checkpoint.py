@@ -4,7 +4,7 @@ A checkpoint is a dict saved with ``torch.save`` and loaded with ``weights_only=
 
 - ``format``: :data:`CHECKPOINT_FORMAT` (tells our files from foreign ones);
 - ``model_config``: keyword arguments of :func:`modeling.build_model` (backbone, output stride, heads,
-  separable convolutions, contour head width; older checkpoints lack the later settings:
+  separable convolutions, contour head width and kernel; older checkpoints lack the later settings:
   :data:`LEGACY_MODEL_CONFIG`);
 - ``state_dict``: model weights (without a DDP ``module.`` prefix): the model validated and scored, which
   is the weight average when trained with ``--ema-decay``;
@@ -26,8 +26,9 @@ from utils.errors import CheckpointError
 
 CHECKPOINT_FORMAT = "cacl-net/1"
 # model_config settings that shape the weights
-ARCHITECTURE_KEYS = ("backbone", "output_stride", "separable", "contour_hidden")
-LEGACY_MODEL_CONFIG = {"separable": False, "contour_hidden": 64}  # what checkpoints made before a setting used
+ARCHITECTURE_KEYS = ("backbone", "output_stride", "separable", "contour_hidden", "contour_hidden_kernel")
+# what checkpoints made before a setting used
+LEGACY_MODEL_CONFIG = {"separable": False, "contour_hidden": 64, "contour_hidden_kernel": 3}
 DDP_PREFIX = "module."
 PROJECTION_PREFIX = "projection"  # the training-only contrastive heads (projection_t, projection_a)
 
