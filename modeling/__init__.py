@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from modeling.deeplab import DeepLab
-from modeling.heads import CONTOUR_HIDDEN, CONTOUR_HIDDEN_KERNELS
+from modeling.heads import CONTOUR_HIDDEN, CONTOUR_HIDDEN_KERNEL, CONTOUR_HIDDEN_KERNELS
 
 __all__ = ["CONTOUR_HIDDEN_KERNELS", "DeepLab", "build_model"]
 
@@ -17,7 +17,7 @@ def build_model(
     pretrained: str | Path | None = None,
     separable: bool = False,
     contour_hidden: int = CONTOUR_HIDDEN,
-    contour_hidden_kernel: int = CONTOUR_HIDDEN_KERNELS[0],
+    contour_hidden_kernel: int = CONTOUR_HIDDEN_KERNEL,
 ) -> DeepLab:
     """Build a DeepLabv3+ CaCL-Net; ``model.config`` holds these arguments (minus ``pretrained``).
 

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from modeling.aspp import ASPP
 from modeling.backbone import build_backbone
 from modeling.decoder import Decoder
-from modeling.heads import (CONTOUR_HIDDEN, CONTOUR_HIDDEN_KERNELS, ContourHead, MaskHead, ProjectionHead,
+from modeling.heads import (CONTOUR_HIDDEN, CONTOUR_HIDDEN_KERNEL, ContourHead, MaskHead, ProjectionHead,
                             project_patches)
 
 PIVOT_CHANNELS = 256
@@ -56,7 +56,7 @@ class DeepLab(nn.Module):
         pretrained: str | Path | None = None,
         separable: bool = False,
         contour_hidden: int = CONTOUR_HIDDEN,
-        contour_hidden_kernel: int = CONTOUR_HIDDEN_KERNELS[0],
+        contour_hidden_kernel: int = CONTOUR_HIDDEN_KERNEL,
     ) -> None:
         super().__init__()
         self._config = {

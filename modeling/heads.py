@@ -13,7 +13,8 @@ from modeling.layers import OneOutputConv3x3, conv_bn_relu
 from utils.grid import gather_positions
 
 CONTOUR_HIDDEN = 64
-CONTOUR_HIDDEN_KERNELS = (3, 1)  # the first is the default (METHOD.md's head); see ContourHead
+CONTOUR_HIDDEN_KERNEL = 3  # METHOD.md's small conv head: 3×3 hidden layer, 1×1 read-out
+CONTOUR_HIDDEN_KERNELS = (1, 3)  # see ContourHead
 MEAN_CHUNK_ROWS = 4096  # rows per float32 partial sum of a bf16 pivot's mean: cache-sized, no full copy
 
 
@@ -36,7 +37,7 @@ class ContourHead(nn.Sequential):
     """
 
     def __init__(self, in_channels: int = 256, hidden: int = CONTOUR_HIDDEN,
-                 hidden_kernel: int = CONTOUR_HIDDEN_KERNELS[0]) -> None:
+                 hidden_kernel: int = CONTOUR_HIDDEN_KERNEL) -> None:
         if hidden_kernel not in CONTOUR_HIDDEN_KERNELS:  # a user's choice is checked in engine.config
             raise ValueError(f"hidden_kernel must be one of {CONTOUR_HIDDEN_KERNELS}, got {hidden_kernel}")
         if not hidden:
