@@ -51,9 +51,10 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
                             "512x512, batch 4 (docs/PERFORMANCE.md)")
     group.add_argument("--contour-hidden-kernel", type=int, default=ModelConfig.contour_hidden_kernel,
                        choices=CONTOUR_HIDDEN_KERNELS,
-                       help="kernel of the contour head's hidden conv: 3 (3x3 hidden, then 1x1 out) or 1 "
-                            "(1x1 hidden, then 3x3 out: the same receptive field at a ninth of the hidden "
-                            "layer's cost, docs/PERFORMANCE.md)")
+                       help="kernel of the contour head's hidden conv: 3 (METHOD.md's head: 3x3 hidden, then "
+                            "1x1 out) or 1 (1x1 hidden, then 3x3 out: the same receptive field at a ninth of "
+                            "the hidden layer's cost, docs/PERFORMANCE.md; as good on CASIA v1 val, "
+                            "docs/RESULTS.md)")
     group.add_argument("--dropout-scale", type=float, default=ModelConfig.dropout_scale,
                        help="multiply DeepLabv3+'s dropout probabilities (ASPP 0.5, decoder 0.5 and 0.1) by "
                             "this; 0 (the quick run's choice) turns dropout off, 1 is DeepLabv3+'s")

@@ -58,7 +58,7 @@ def test_run_folder_layout_and_checkpoint_contents(tmp_path: Path) -> None:
     assert (state["epoch"], state["iteration"], state["scaler"]) == (1, 1, None)
     assert state["model_config"] == {"backbone": "mobilenet", "output_stride": 16, "embed_dim": 128,
                                      "with_projection": True, "separable": True, "contour_hidden": 64,
-                                     "contour_hidden_kernel": 3}
+                                     "contour_hidden_kernel": 1}
     model = build_model(**{**state["model_config"], "with_projection": False})  # what test.py does
     load_model_weights(model, state, run_dir / "checkpoint.pth.tar")
     assert _run(tmp_path, "--epochs", "1").name == "experiment_1"
