@@ -46,8 +46,8 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
                             "atrous separable convolution): 1.28x faster steps on a CPU; the quick run's "
                             "choice, --no-separable is the standard decoder of the GPU recipe")
     group.add_argument("--contour-hidden", type=int, default=ModelConfig.contour_hidden,
-                       help="hidden channels of the contour head (3x3 conv-BN-ReLU, then 1x1; METHOD.md's "
-                            "small conv head); 0 is a single 3x3 conv, which takes 0.3 s off a 5 s CPU step at "
+                       help="hidden channels of the contour head (METHOD.md's small conv head; its layer "
+                            "order: --contour-hidden-kernel); 0 is a single 3x3 conv, which takes 0.3 s off a 5 s CPU step at "
                             "512x512, batch 4 (docs/PERFORMANCE.md)")
     group.add_argument("--contour-hidden-kernel", type=int, default=ModelConfig.contour_hidden_kernel,
                        choices=CONTOUR_HIDDEN_KERNELS,
