@@ -11,8 +11,7 @@ from torch import Tensor, nn
 from modeling.aspp import ASPP
 from modeling.backbone import build_backbone
 from modeling.decoder import Decoder
-from modeling.heads import (CONTOUR_HIDDEN, CONTOUR_HIDDEN_KERNEL, ContourHead, MaskHead, ProjectionHead,
-                            project_patches)
+from modeling.heads import ContourHead, MaskHead, ProjectionHead, project_patches
 
 PIVOT_CHANNELS = 256
 
@@ -44,19 +43,20 @@ class DeepLab(nn.Module):
     ``separable`` uses depthwise-separable 3×3 convolutions in ASPP and the decoder (as the DeepLabv3+
     paper does), which cuts the cost of the stride-4 decoder, most of a MobileNetV2 model's compute.
     ``contour_hidden`` is the contour head's hidden width (0: a single 3×3 conv) and ``contour_hidden_kernel``
-    its hidden conv's kernel (3 or 1, see :class:`ContourHead`).
+    its hidden conv's kernel (3 or 1, see :class:`ContourHead`). The defaults are
+    :func:`modeling.build_model`'s.
     """
 
     def __init__(
         self,
-        backbone: str = "resnet",
-        output_stride: int = 16,
-        embed_dim: int = 128,
-        with_projection: bool = True,
-        pretrained: str | Path | None = None,
-        separable: bool = False,
-        contour_hidden: int = CONTOUR_HIDDEN,
-        contour_hidden_kernel: int = CONTOUR_HIDDEN_KERNEL,
+        backbone: str,
+        output_stride: int,
+        embed_dim: int,
+        with_projection: bool,
+        pretrained: str | Path | None,
+        separable: bool,
+        contour_hidden: int,
+        contour_hidden_kernel: int,
     ) -> None:
         super().__init__()
         self._config = {
