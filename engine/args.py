@@ -47,8 +47,8 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
                             "choice, --no-separable is the standard decoder of the GPU recipe")
     group.add_argument("--contour-hidden", type=int, default=ModelConfig.contour_hidden,
                        help="hidden channels of the contour head (METHOD.md's small conv head; its layer "
-                            "order: --contour-hidden-kernel); 0 is a single 3x3 conv, which takes 0.3 s off a "
-                            "5 s CPU step at 512x512, batch 4 (docs/PERFORMANCE.md)")
+                            "order: --contour-hidden-kernel); 0 is a single 3x3 conv, which takes 0.3 s "
+                            "off a 5 s CPU step at 512x512, batch 4 (docs/PERFORMANCE.md)")
     group.add_argument("--contour-hidden-kernel", type=int, default=ModelConfig.contour_hidden_kernel,
                        choices=CONTOUR_HIDDEN_KERNELS,
                        help="kernel of the contour head's hidden conv: 3 (METHOD.md's head: 3x3 hidden, then "

@@ -51,7 +51,7 @@ class ModelConfig:
     pretrained: str = "auto"
     separable: bool = True  # the quick CPU run's choice; build_model's own default is DeepLabv3+'s standard
     contour_hidden: int = _MODEL["contour_hidden"]
-    contour_hidden_kernel: int = 1  # the CPU recipe's choice (docs/RESULTS.md); build_model's is METHOD.md's 3
+    contour_hidden_kernel: int = 1  # the CPU recipe's choice (docs/RESULTS.md); build_model's is METHOD's 3
     sync_bn: bool = False
     freeze_bn: bool = False
     freeze_backbone_bn: bool = False

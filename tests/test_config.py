@@ -143,7 +143,8 @@ def test_model_architecture_is_what_the_built_model_records() -> None:
     assert (model.config["contour_hidden"], model.config["separable"], model.config["output_stride"]) == (0, False, 8)
     for flags, kernel in (([], 1), (["--contour-hidden-kernel", "3"], 3)):
         config = parse_config(flags).model
-        assert build_model(**config.architecture(), pretrained="none").config["contour_hidden_kernel"] == kernel
+        model = build_model(**config.architecture(), pretrained="none")
+        assert model.config["contour_hidden_kernel"] == kernel
 
 
 def test_train_settings_are_frozen() -> None:
