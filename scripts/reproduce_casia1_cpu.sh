@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Reproduce the CASIA v1 main result of docs/RESULTS.md on a 2-core CPU (under 60 min of training):
+# Reproduce the CASIA v1 main result of docs/RESULTS.md on a 2-core CPU (about an hour of training; 86.7 min on
+# the slower of the two machines it ran on):
 #   1. joint training of the ImageNet-initialised MobileNetV2 (--pretrained auto; train.py's quick-run model:
 #      separable ASPP/decoder convolutions, no dropout) on the source-disjoint
 #      CASIA v1 train split (authentic images as negatives, native-resolution random crops with no random
