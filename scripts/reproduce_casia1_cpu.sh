@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduce the CASIA v1 main result of docs/RESULTS.md on a 2-core CPU (9 epochs, chosen for the 60-minute
-# training budget on the val split: 54.4 min of training on a 2-core AMD EPYC machine, 2026-12-01):
+# training budget on the val split: 54.4 / 56.9 min of training, seeds 0 / 1, 2-core AMD EPYC, 2026-12-01):
 #   1. joint training of the ImageNet-initialised MobileNetV2 (--pretrained auto; train.py's quick-run model:
 #      separable ASPP/decoder convolutions, no dropout) on the source-disjoint
 #      CASIA v1 train split (authentic images as negatives, native-resolution random crops with no random
