@@ -81,7 +81,8 @@ def main() -> None:
         native = use_fast_depthwise(copy.deepcopy(conv), enabled=False)
         base = forward_backward_ms(native, shape, args.amp, args.repeats)
         fast = forward_backward_ms(conv, shape, args.amp, args.repeats)
-        print(f"| {name} ({describe(conv, shape)}) | {base:.1f} | {fast:.1f} | {base / fast:.2f}× |", flush=True)
+        row = f"| {name} ({describe(conv, shape)}) | {base:.1f} | {fast:.1f} | {base / fast:.2f}× |"
+        print(row, flush=True)
 
     rates: dict[bool, list[float]] = {True: [], False: []}
     for _, enabled in itertools.product(range(args.rounds), (False, True)):

@@ -66,7 +66,8 @@ class DepthwiseConv3x3(nn.Conv2d):
         dtype = torch.promote_types(x.dtype, torch.float32)
         bias = None if self.bias is None else self.bias.to(dtype)
         with torch.autocast("cpu", enabled=False):
-            out = F.conv2d(x.to(dtype), self.weight.to(dtype), bias, self.stride, self.padding, groups=self.groups)
+            out = F.conv2d(x.to(dtype), self.weight.to(dtype), bias, self.stride, self.padding,
+                           groups=self.groups)
         return out.to(torch.get_autocast_dtype("cpu"))
 
     def _dilated(self, x: torch.Tensor) -> torch.Tensor:

@@ -41,7 +41,8 @@ def outputs_and_grads(conv: nn.Conv2d, x: torch.Tensor) -> list[torch.Tensor]:
 ])
 @pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("bias", [False, True])
-def test_dilated_paths_match_conv2d(size: tuple[int, int], dilation: int, channels_last: bool, bias: bool) -> None:
+def test_dilated_paths_match_conv2d(size: tuple[int, int], dilation: int, channels_last: bool,
+                                    bias: bool) -> None:
     reference, fast = conv_pair(5, 1, dilation, bias)
     x = torch.randn(2, 5, *size, dtype=torch.float64)
     if channels_last:
