@@ -4,7 +4,7 @@
 # native-resolution crops with no random rescaling, JPEG/blur/noise, --pos-weight, the weight average,
 # and synthetic tampering of the train-side authentic photos mixed in)
 # after linking those photos into "$1"/casia1_au_train. Environment: CACL_CASIA1_ROOT (required), SPLIT,
-# MIX (synthetic share, default 1.0), POS_WEIGHT (default 3).
+# MIX (synthetic share, default 1.0; reproduce_casia1_cpu.sh sets 0.5), POS_WEIGHT (default 3).
 CASIA1=${CACL_CASIA1_ROOT:?set CACL_CASIA1_ROOT to the CASIA v1 folder (Au/, Tp/, Gt/)}
 SPLIT=${SPLIT:-splits/casia1_source_disjoint}
 MIX=${MIX:-1.0}

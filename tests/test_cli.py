@@ -164,3 +164,26 @@ def test_the_casia1_cpu_recipe_flags(tmp_path: Path) -> None:
                       "--mix-synthetic": "1.0", "--list": f"{split}/train.txt"}
     assert [p.name for p in (tmp_path / "run" / "casia1_au_train").iterdir()] == ["Au_a.jpg"]
     parse_config(words)  # every flag is one train.py knows
+
+
+def test_the_casia1_reproduce_script_defaults_to_13_epochs_at_half_the_synthetic_share(tmp_path: Path) -> None:
+    """scripts/reproduce_casia1_cpu.sh's schedule (docs/RESULTS.md, eighth round): MIX 0.5, 13 epochs; a stub
+    ``python`` on PATH prints train.py's command line and fails, which stops the script there."""
+    split, root, bin_dir = tmp_path / "split", tmp_path / "casia1", tmp_path / "bin"
+    split.mkdir()
+    bin_dir.mkdir()
+    (split / "train.txt").write_text("Au/Au_a.jpg -\n")
+    (root / "Au").mkdir(parents=True)
+    (root / "Au" / "Au_a.jpg").write_bytes(b"")
+    stub = bin_dir / "python"
+    stub.write_text('#!/usr/bin/env bash\necho "$@"\nexit 3\n')
+    stub.chmod(0o755)
+    env = {**os.environ, "CACL_CASIA1_ROOT": str(root), "SPLIT": str(split), "RUN_DIR": str(tmp_path / "run"),
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(["bash", "scripts/reproduce_casia1_cpu.sh"], cwd=ROOT, capture_output=True,
+                            text=True, env=env)
+    assert result.returncode == 3, result.stderr
+    words = result.stdout.split()
+    assert words[0] == "train.py"
+    assert words[words.index("--mix-synthetic") + 1] == "0.5"
+    assert words[words.index("--epochs") + 1] == "13"
