@@ -2,7 +2,8 @@
 
 On the CPU, PyTorch's depthwise 3×3 convolution takes a slow path when it is dilated (either precision) or
 strided under bfloat16 autocast: its backward then costs 5–20× that of a plain one of the same size
-(docs/PERFORMANCE.md, "Depthwise convolutions"). MobileNetV2 at output stride 16 has three dilated and three
+(docs/PERFORMANCE.md, "Dilated and strided depthwise
+convolutions"). MobileNetV2 at output stride 16 has three dilated and three
 strided ones, and the separable ASPP three dilated ones. :class:`DepthwiseConv3x3` keeps ``nn.Conv2d``'s
 parameters (state dicts and checkpoints are unchanged) and computes the same convolution on a fast path:
 
@@ -34,12 +35,17 @@ def is_fast_path_candidate(conv: nn.Module) -> bool:
     return depthwise and conv.kernel_size == (3, 3) and same_padding and square and dilated != strided
 
 
+def subgrid_shape(height: int, width: int, dilation: int) -> tuple[int, int]:
+    """Rows and columns of each of the ``dilation²`` interleaved sub-grids of a ``height × width`` map."""
+    return -(-height // dilation), -(-width // dilation)
+
+
 def space_to_batch_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                         dilation: int) -> torch.Tensor:
     """``F.conv2d(x, weight, bias, padding=dilation, dilation=dilation, groups=channels)`` via undilated
     convolutions of the ``dilation²`` interleaved sub-grids, in channels-last layout."""
     batch, channels, height, width = x.shape
-    rows, cols = -(-height // dilation), -(-width // dilation)
+    rows, cols = subgrid_shape(height, width, dilation)
     padded = F.pad(x, (0, cols * dilation - width, 0, rows * dilation - height)).permute(0, 2, 3, 1)
     grids = padded.reshape(batch, rows, dilation, cols, dilation, channels).permute(0, 2, 4, 1, 3, 5)
     grids = grids.reshape(batch * dilation * dilation, rows, cols, channels).permute(0, 3, 1, 2)
@@ -75,7 +81,7 @@ class DepthwiseConv3x3(nn.Conv2d):
         height, width = x.shape[-2:]
         if dilation >= height and dilation >= width:
             return F.conv2d(x, self.weight[:, :, 1:2, 1:2], self.bias, groups=self.groups)
-        if min(-(-height // dilation), -(-width // dilation)) < MIN_SUBGRID_SIDE:
+        if min(subgrid_shape(height, width, dilation)) < MIN_SUBGRID_SIDE:
             return super().forward(x)
         channels_last = x.is_contiguous(memory_format=torch.channels_last)
         out = space_to_batch_conv(x, self.weight, self.bias, dilation)

@@ -144,14 +144,21 @@ def test_a_script_really_runs_train_py() -> None:
     assert "usage: train.py" in result.stdout
 
 
-def test_the_casia1_cpu_recipe_flags(tmp_path: Path) -> None:
-    """scripts/_casia1_common.sh (reproduce_casia1_cpu.sh, ablation.sh casia1): no rescaling, the weight
-    average, twice the synthetic share, and only the train side's authentic photos as synthetic material."""
+def _casia1_tree(tmp_path: Path, train_list: str) -> tuple[Path, Path]:
+    """A split folder whose train.txt is ``train_list`` and a CASIA v1 root holding the photo Au/Au_a.jpg."""
     split, root = tmp_path / "split", tmp_path / "casia1"
     split.mkdir()
-    (split / "train.txt").write_text("Au/Au_a.jpg -\nTp/Sp_b.jpg Gt/Sp_b.png\n")
+    (split / "train.txt").write_text(train_list)
     (root / "Au").mkdir(parents=True)
     (root / "Au" / "Au_a.jpg").write_bytes(b"")
+    return split, root
+
+
+def test_the_casia1_cpu_recipe_flags(tmp_path: Path) -> None:
+    """scripts/_casia1_common.sh (reproduce_casia1_cpu.sh, ablation.sh casia1): no rescaling, the weight
+    average, as many synthetic samples as real ones, and only the train side's authentic photos as synthetic
+    material."""
+    split, root = _casia1_tree(tmp_path, "Au/Au_a.jpg -\nTp/Sp_b.jpg Gt/Sp_b.png\n")
     command = (f'source scripts/_casia1_common.sh && casia1_flags "{tmp_path / "run"}" '
                '&& echo "${CASIA1_FLAGS[@]}"')
     result = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True,
@@ -169,12 +176,9 @@ def test_the_casia1_cpu_recipe_flags(tmp_path: Path) -> None:
 def test_the_casia1_reproduce_script_defaults_to_13_epochs_at_half_the_synthetic_share(tmp_path: Path) -> None:
     """scripts/reproduce_casia1_cpu.sh's schedule (docs/RESULTS.md, eighth round): MIX 0.5, 13 epochs; a stub
     ``python`` on PATH prints train.py's command line and fails, which stops the script there."""
-    split, root, bin_dir = tmp_path / "split", tmp_path / "casia1", tmp_path / "bin"
-    split.mkdir()
+    split, root = _casia1_tree(tmp_path, "Au/Au_a.jpg -\n")
+    bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (split / "train.txt").write_text("Au/Au_a.jpg -\n")
-    (root / "Au").mkdir(parents=True)
-    (root / "Au" / "Au_a.jpg").write_bytes(b"")
     stub = bin_dir / "python"
     stub.write_text('#!/usr/bin/env bash\necho "$@"\nexit 3\n')
     stub.chmod(0o755)
