@@ -20,7 +20,7 @@ from PIL import Image
 
 from dataloaders import DataConfig, add_source_args
 from evaluation.config import EvalConfig
-from evaluation.inference import load_model
+from evaluation.inference import TTA_MODES, load_model
 from evaluation.inputs import (
     SPLIT_FLAGS,
     EvalDataset,
@@ -66,6 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="run at RESIZE² and resize back (0 = native)")
     parser.add_argument("--tile", type=int, default=EvalConfig.tile,
                         help="native resolution: tile images larger than this")
+    parser.add_argument("--tta", choices=TTA_MODES, default=EvalConfig.tta,
+                        help="test-time augmentation: none, or hflip (mean with the mirrored image's "
+                             "mirrored-back map; twice the cost)")
     parser.add_argument("--threshold", type=float, default=EvalConfig.threshold,
                         help="fixed decision threshold")
     parser.add_argument("--bins", type=int, default=EvalConfig.bins,

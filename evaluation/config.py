@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from dataloaders.config import DataConfig
+from evaluation.inference import TTA_MODES
 from utils.device import EVAL_AMP_DEFAULT
 from utils.errors import require
 from utils.metrics.ranking import DEFAULT_IMAGE_SCORE, DEFAULT_TOP_PERCENT
@@ -19,7 +20,7 @@ from utils.metrics.ranking import DEFAULT_IMAGE_SCORE, DEFAULT_TOP_PERCENT
 class EvalConfig:
     """The inputs (``in_path``, ``gt_path``, the ``split`` of a dataset name), the data settings, the
     concrete ``device``, inference (``amp``; ``resize`` 0 = native resolution, tiled above ``tile``
-    pixels) and scoring (``threshold``, histogram ``bins``, the image-level score, the inverse F1)."""
+    pixels; test-time augmentation ``tta``) and scoring (``threshold``, histogram ``bins``, the image-level score, the inverse F1)."""
 
     in_path: str
     device: str
@@ -29,6 +30,7 @@ class EvalConfig:
     amp: bool = EVAL_AMP_DEFAULT
     resize: int = 0
     tile: int = 1024
+    tta: str = "none"
     threshold: float = 0.5
     bins: int = 10000
     image_score: str = DEFAULT_IMAGE_SCORE
@@ -38,3 +40,4 @@ class EvalConfig:
     def __post_init__(self) -> None:
         require(self.tile >= 1, f"tile must be >= 1 (a tile side in pixels), got {self.tile}")
         require(self.resize >= 0, f"resize must be >= 0 (0 = native resolution), got {self.resize}")
+        require(self.tta in TTA_MODES, f"tta must be one of {', '.join(TTA_MODES)}, got {self.tta!r}")

@@ -4,7 +4,8 @@ Two ways to meet the network (``--resize``): resize every image to ``resize``² 
 and the probability map back to the image size, or feed the native resolution. At native resolution an
 image larger than ``tile`` on a side is cut into overlapping tiles whose predictions are blended with a
 linear ramp over the overlap, so seams vanish and a 4000×3000 photo needs one tile's activations plus
-two float32 maps of the image size.
+two float32 maps of the image size. Test-time augmentation (``--tta hflip``) averages the map of the image
+with the mirrored-back map of its mirror image.
 """
 from __future__ import annotations
 
@@ -72,9 +73,12 @@ def predict_tiled(model: torch.nn.Module, image: torch.Tensor, tile: int, overla
     return (total / norm).unsqueeze(0)
 
 
+TTA_MODES = ("none", "hflip")
+
+
 @torch.inference_mode()
-def predict_batch(model: torch.nn.Module, images: torch.Tensor, resize: int | None = None, tile: int = 1024,
-                  overlap: int | None = None, amp: bool = False) -> torch.Tensor:
+def predict_view(model: torch.nn.Module, images: torch.Tensor, resize: int | None = None, tile: int = 1024,
+                 overlap: int | None = None, amp: bool = False) -> torch.Tensor:
     """(B,1,H,W) probabilities for a normalised (B,3,H,W) batch of same-size images at their own size.
 
     ``resize``: run the network at ``resize``² and resize the map back (bilinear). Otherwise native
@@ -89,6 +93,21 @@ def predict_batch(model: torch.nn.Module, images: torch.Tensor, resize: int | No
         return forward_prob(model, images, amp)
     overlap = tile // 4 if overlap is None else overlap
     return torch.stack([predict_tiled(model, image, tile, overlap, amp) for image in images])
+
+
+@torch.inference_mode()
+def predict_batch(model: torch.nn.Module, images: torch.Tensor, resize: int | None = None, tile: int = 1024,
+                  overlap: int | None = None, amp: bool = False, tta: str = "none") -> torch.Tensor:
+    """:func:`predict_view` of the batch, or with ``tta="hflip"`` the mean of it and the mirrored-back
+    prediction of the mirrored batch (twice the cost; the model is not mirror-symmetric, so the two
+    views disagree where it is unsure)."""
+    if tta not in TTA_MODES:
+        raise ValueError(f"tta must be one of {TTA_MODES}, got {tta!r}")
+    prob = predict_view(model, images, resize, tile, overlap, amp)
+    if tta == "hflip":
+        mirrored = predict_view(model, images.flip(-1), resize, tile, overlap, amp)
+        prob = (prob + mirrored.flip(-1)) / 2
+    return prob
 
 
 def load_model(path: str, device: torch.device, state: dict | None = None) -> torch.nn.Module:

@@ -82,7 +82,8 @@ def run_pass(model: torch.nn.Module, dataset: EvalDataset, config: EvalConfig,
     with tqdm(total=len(dataset), desc=desc, unit="img", dynamic_ncols=True) as progress:
         for samples in same_size_batches(loader, config.data.eval_batch_size, stats):
             images = to_input([s["image"] for s in samples], device)
-            probs = predict_batch(model, images, config.resize or None, config.tile, amp=config.amp)
+            probs = predict_batch(model, images, config.resize or None, config.tile, amp=config.amp,
+                                  tta=config.tta)
             if evaluator is not None:
                 masks = torch.from_numpy(np.stack([s["mask"] for s in samples]))
                 evaluator.process(probs, masks, names=[s["name"] for s in samples])

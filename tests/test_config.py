@@ -178,6 +178,6 @@ def test_eval_config_takes_unset_split_flags_from_the_training_run() -> None:
     assert other.data.synthetic_size == DataConfig.synthetic_size
 
 
-@pytest.mark.parametrize("field, value", [("tile", 0), ("resize", -1)])
+@pytest.mark.parametrize("field, value", [("tile", 0), ("resize", -1), ("tta", "vflip")])
 def test_bad_eval_settings_are_one_line_errors(field: str, value: Any) -> None:
     _assert_one_line_error(lambda: EvalConfig(in_path="x", device="cpu", **{field: value}), field)

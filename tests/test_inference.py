@@ -1,5 +1,6 @@
 """evaluation.inference: tiling covers every pixel, blended tiles equal a whole-image pass for a pointwise
-model, and resizing returns maps at the image's own size."""
+model, resizing returns maps at the image's own size, and flip test-time augmentation is the mean of the two
+views computed by hand."""
 from __future__ import annotations
 
 import pytest
@@ -71,3 +72,35 @@ def test_constant_image_gives_constant_map_after_resize():
     image = torch.ones(1, 3, 37, 53) * 0.3
     prob = predict_batch(model, image, resize=16)
     assert torch.allclose(prob, prob.flatten()[0].expand_as(prob), atol=1e-6)
+
+
+class ColumnRampModel(torch.nn.Module):
+    """Logit = 0.1 * (column index) + the first channel: not mirror-symmetric, so a flip changes its map."""
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        ramp = 0.1 * torch.arange(x.shape[-1], dtype=x.dtype)
+        return {"mask": x[:, :1] + ramp}
+
+
+def test_hflip_is_the_mean_of_the_map_and_the_mirrored_back_map_of_the_mirror():
+    image = torch.randn(2, 3, 5, 7)
+    prob = predict_batch(ColumnRampModel(), image, tta="hflip")
+    ramp = 0.1 * torch.arange(7.0)
+    expected = (torch.sigmoid(image[:, :1] + ramp) + torch.sigmoid(image[:, :1] + ramp.flip(0))) / 2
+    assert torch.allclose(prob, expected, atol=1e-6)
+    assert not torch.allclose(prob, predict_batch(ColumnRampModel(), image), atol=1e-3)
+
+
+@pytest.mark.parametrize("settings", [{}, {"resize": 16}, {"tile": 40, "overlap": 12}])
+def test_hflip_changes_nothing_for_a_mirror_symmetric_model(settings):
+    model = PointwiseModel().eval()
+    image = torch.randn(1, 3, 45, 70)
+    plain = predict_batch(model, image, **settings)
+    flipped = predict_batch(model, image, tta="hflip", **settings)
+    assert flipped.shape == (1, 1, 45, 70)
+    assert torch.allclose(plain, flipped, atol=1e-6)
+
+
+def test_an_unknown_tta_mode_is_refused():
+    with pytest.raises(ValueError, match="tta must be one of"):
+        predict_batch(PointwiseModel(), torch.randn(1, 3, 8, 8), tta="vflip")

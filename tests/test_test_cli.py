@@ -83,6 +83,23 @@ def test_the_checkpoints_initialisation_is_printed(data, tmp_path, capsys):
     assert code == 0 and "initialised from unknown" in out
 
 
+def test_flip_tta_is_passed_to_the_prediction(data, tmp_path, capsys, monkeypatch):
+    from evaluation import runner
+
+    modes: list[str] = []
+    predict = runner.predict_batch
+    monkeypatch.setattr(runner, "predict_batch", lambda *a, **k: modes.append(k["tta"]) or predict(*a, **k))
+    argv = ["--in-path", str(data / "set"), "--ckpt", str(data / "model.pth"), *FAST]
+    code, _, err = run([*argv, "--out-dir", str(tmp_path / "plain")], capsys)
+    assert code == 0, err
+    code, _, err = run([*argv, "--out-dir", str(tmp_path / "flip"), "--tta", "hflip"], capsys)
+    assert code == 0, err
+    assert modes == ["none", "none", "hflip", "hflip"]
+    plain = json.loads((tmp_path / "plain" / "metrics.json").read_text())
+    flip = json.loads((tmp_path / "flip" / "metrics.json").read_text())
+    assert flip["count/tampered"] == plain["count/tampered"] == 3
+
+
 @pytest.mark.parametrize("flags, sizes", [(["--batch-size", "2"], [2, 1]),
                                           (["--batch-size", "2", "--test-batch-size", "3"], [3])])
 def test_the_test_batch_size_sets_the_prediction_batch(data, tmp_path, capsys, monkeypatch, flags, sizes):
