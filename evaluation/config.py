@@ -20,7 +20,8 @@ from utils.metrics.ranking import DEFAULT_IMAGE_SCORE, DEFAULT_TOP_PERCENT
 class EvalConfig:
     """The inputs (``in_path``, ``gt_path``, the ``split`` of a dataset name), the data settings, the
     concrete ``device``, inference (``amp``; ``resize`` 0 = native resolution, tiled above ``tile``
-    pixels; test-time augmentation ``tta``) and scoring (``threshold``, histogram ``bins``, the image-level score, the inverse F1)."""
+    pixels; test-time augmentation ``tta``) and scoring (``threshold``, histogram ``bins``, the
+    image-level score, the inverse F1)."""
 
     in_path: str
     device: str
