@@ -8,10 +8,11 @@
 #      rescaling, JPEG/blur/noise) plus synthetic tamperings of the *train-side* authentic photos
 #      (MIX, default 0.5: --mix-synthetic 0.5), 13 epochs, validating and keeping the weight average
 #      (--ema-decay 0.999);
-#   2. test.py on the test split at 0.5 with the last checkpoint and with the one early-stopped on val
-#      (model_best), the val split itself (for choosing thresholds and the image-level score), the
-#      transfer to every other benchmark sample set in ../shared/fixtures, to synthetic data, and the
-#      robustness sweep (JPEG, blur, noise, resize) on the test split.
+#   2. test.py, with flip test-time augmentation (TTA, default hflip, chosen on the val split:
+#      docs/RESULTS.md, tenth round), on the test split at 0.5 with the last checkpoint and with the one
+#      early-stopped on val (model_best), the val split itself (for choosing thresholds and the image-level
+#      score), the transfer to every other benchmark sample set in ../shared/fixtures, to synthetic data,
+#      and the robustness sweep (JPEG, blur, noise, resize) on the test split.
 # Usage: CACL_CASIA1_ROOT=/path/to/CASIA1 bash scripts/reproduce_casia1_cpu.sh [extra training flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,9 @@ OUT=${OUT_DIR:-results}
 EPOCHS=${EPOCHS:-13}
 SEED=${SEED:-0}
 CHECKNAME=${CHECKNAME:-casia1-joint}
+TTA=${TTA:-hflip}
+
+evaluate() { python test.py --tta "$TTA" "$@"; }
 
 latest() { ls -d "$1"/experiment_* | sort -t_ -k2 -n | tail -1; }
 
@@ -32,20 +36,20 @@ python train.py --run-dir "$RUN" --checkname "$CHECKNAME" "${CASIA1_FLAGS[@]}" \
 DIR=$(latest "$RUN/list/$CHECKNAME")
 
 for CKPT in checkpoint model_best; do
-  python test.py --in-path "$SPLIT/test.txt" --data-root "$CASIA1" --ckpt "$DIR/$CKPT.pth.tar" \
+  evaluate --in-path "$SPLIT/test.txt" --data-root "$CASIA1" --ckpt "$DIR/$CKPT.pth.tar" \
       --out-dir "$OUT/casia1_test_$CKPT"
 done
 for SCORE in max topk; do
-  python test.py --in-path "$SPLIT/val.txt" --data-root "$CASIA1" --ckpt "$DIR/checkpoint.pth.tar" \
+  evaluate --in-path "$SPLIT/val.txt" --data-root "$CASIA1" --ckpt "$DIR/checkpoint.pth.tar" \
       --image-score "$SCORE" --out-dir "$OUT/casia1_val_$SCORE"
 done
 if [[ -d "$FIXTURES/pairs" ]]; then
   for SET in CASIA2_samples COVERAGE NoSo Korus; do
-    python test.py --in-path "$FIXTURES/pairs/$SET.txt" --data-root "$FIXTURES" --ckpt "$DIR/checkpoint.pth.tar" \
+    evaluate --in-path "$FIXTURES/pairs/$SET.txt" --data-root "$FIXTURES" --ckpt "$DIR/checkpoint.pth.tar" \
         --out-dir "$OUT/transfer_casia1_to_$SET"
   done
 fi
-python test.py --in-path synthetic --split test --ckpt "$DIR/checkpoint.pth.tar" \
+evaluate --in-path synthetic --split test --ckpt "$DIR/checkpoint.pth.tar" \
     --out-dir "$OUT/transfer_casia1_to_synthetic"
-python test.py --in-path "$SPLIT/test.txt" --data-root "$CASIA1" --ckpt "$DIR/checkpoint.pth.tar" \
+evaluate --in-path "$SPLIT/test.txt" --data-root "$CASIA1" --ckpt "$DIR/checkpoint.pth.tar" \
     --robust jpeg:50,70,90 blur:3,5 noise:3 resize:0.5 --out-dir "$OUT/casia1_robust"

@@ -173,21 +173,25 @@ def test_the_casia1_cpu_recipe_flags(tmp_path: Path) -> None:
     parse_config(words)  # every flag is one train.py knows
 
 
-def test_the_casia1_reproduce_script_defaults_to_13_epochs_at_half_the_synthetic_share(tmp_path: Path) -> None:
-    """scripts/reproduce_casia1_cpu.sh's schedule (docs/RESULTS.md, eighth round): MIX 0.5, 13 epochs; a stub
-    ``python`` on PATH prints train.py's command line and fails, which stops the script there."""
+def test_the_casia1_reproduce_script_defaults_to_13_epochs_at_half_the_synthetic_share_and_flip_tta(
+        tmp_path: Path) -> None:
+    """scripts/reproduce_casia1_cpu.sh's schedule (docs/RESULTS.md, eighth round): MIX 0.5, 13 epochs, and its
+    evaluations' test-time augmentation (tenth round): hflip. A stub ``python`` on PATH prints each command
+    line; it succeeds for train.py and fails for the first test.py, which stops the script there."""
     split, root = _casia1_tree(tmp_path, "Au/Au_a.jpg -\n")
+    (tmp_path / "run" / "list" / "casia1-joint" / "experiment_0").mkdir(parents=True)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     stub = bin_dir / "python"
-    stub.write_text('#!/usr/bin/env bash\necho "$@"\nexit 3\n')
+    stub.write_text('#!/usr/bin/env bash\necho "$@"\n[[ $1 == train.py ]] || exit 3\n')
     stub.chmod(0o755)
     env = {**os.environ, "CACL_CASIA1_ROOT": str(root), "SPLIT": str(split), "RUN_DIR": str(tmp_path / "run"),
            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     result = subprocess.run(["bash", "scripts/reproduce_casia1_cpu.sh"], cwd=ROOT, capture_output=True,
                             text=True, env=env)
     assert result.returncode == 3, result.stderr
-    words = result.stdout.split()
-    assert words[0] == "train.py"
-    assert words[words.index("--mix-synthetic") + 1] == "0.5"
-    assert words[words.index("--epochs") + 1] == "13"
+    train, test = (line.split() for line in result.stdout.splitlines())
+    assert train[0] == "train.py"
+    assert train[train.index("--mix-synthetic") + 1] == "0.5"
+    assert train[train.index("--epochs") + 1] == "13"
+    assert test[0] == "test.py" and test[test.index("--tta") + 1] == "hflip"
