@@ -2,10 +2,10 @@
 
 On the CPU, PyTorch's depthwise 3×3 convolution takes a slow path when it is dilated (either precision) or
 strided under bfloat16 autocast: its backward then costs 5–20× that of a plain one of the same size
-(docs/PERFORMANCE.md, "Dilated and strided depthwise
-convolutions"). MobileNetV2 at output stride 16 has three dilated and three
-strided ones, and the separable ASPP three dilated ones. :class:`DepthwiseConv3x3` keeps ``nn.Conv2d``'s
-parameters (state dicts and checkpoints are unchanged) and computes the same convolution on a fast path:
+(docs/PERFORMANCE.md, "Dilated and strided depthwise convolutions"). MobileNetV2 at output stride 16 has three
+dilated and three strided ones, and the separable ASPP three dilated ones. :class:`DepthwiseConv3x3` keeps
+``nn.Conv2d``'s parameters (state dicts and checkpoints are unchanged) and computes the same convolution on a
+fast path:
 
 - dilated by ``d``: space-to-batch, i.e. each of the ``d × d`` interleaved sub-grids of the input convolved
   without dilation, then interleaved back (zero padding to a multiple of ``d`` plays the role of the original
