@@ -67,8 +67,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tile", type=int, default=EvalConfig.tile,
                         help="native resolution: tile images larger than this")
     parser.add_argument("--tta", choices=TTA_MODES, default=EvalConfig.tta,
-                        help="test-time augmentation: none, or hflip (mean with the mirrored image's "
-                             "mirrored-back map; twice the cost)")
+                        help="test-time augmentation: none; hflip (mean with the mirrored image's "
+                             "mirrored-back map; twice the cost); flips (both mirrors and the double one; "
+                             "four times the cost)")
     parser.add_argument("--threshold", type=float, default=EvalConfig.threshold,
                         help="fixed decision threshold")
     parser.add_argument("--bins", type=int, default=EvalConfig.bins,

@@ -4,8 +4,8 @@ Two ways to meet the network (``--resize``): resize every image to ``resize``² 
 and the probability map back to the image size, or feed the native resolution. At native resolution an
 image larger than ``tile`` on a side is cut into overlapping tiles whose predictions are blended with a
 linear ramp over the overlap, so seams vanish and a 4000×3000 photo needs one tile's activations plus
-two float32 maps of the image size. Test-time augmentation (``--tta hflip``) averages the map of the image
-with the mirrored-back map of its mirror image.
+two float32 maps of the image size. Test-time augmentation (``--tta hflip`` or ``flips``) averages the map
+of the image with the mirrored-back maps of its mirror images.
 """
 from __future__ import annotations
 
@@ -73,7 +73,13 @@ def predict_tiled(model: torch.nn.Module, image: torch.Tensor, tile: int, overla
     return (total / norm).unsqueeze(0)
 
 
-TTA_MODES = ("none", "hflip")
+TTA_VIEWS: dict[str, tuple[tuple[int, ...], ...]] = {
+    "none": ((),),
+    "hflip": ((), (-1,)),
+    "flips": ((), (-1,), (-2,), (-2, -1)),
+}
+"""Test-time augmentation modes: the image axes each view mirrors (``()`` is the image itself)."""
+TTA_MODES = tuple(TTA_VIEWS)
 
 
 @torch.inference_mode()
@@ -98,16 +104,21 @@ def predict_view(model: torch.nn.Module, images: torch.Tensor, resize: int | Non
 @torch.inference_mode()
 def predict_batch(model: torch.nn.Module, images: torch.Tensor, resize: int | None = None, tile: int = 1024,
                   overlap: int | None = None, amp: bool = False, tta: str = "none") -> torch.Tensor:
-    """:func:`predict_view` of the batch, or with ``tta="hflip"`` the mean of it and the mirrored-back
-    prediction of the mirrored batch (twice the cost; the model is not mirror-symmetric, so the two
-    views disagree where it is unsure)."""
-    if tta not in TTA_MODES:
+    """:func:`predict_view` of the batch, averaged over the views of the test-time augmentation ``tta``.
+
+    ``hflip`` adds the mirrored batch, ``flips`` the horizontal, vertical and double mirror (two and four
+    times the cost). Each view's map is mirrored back before the mean; the model is not mirror-symmetric,
+    so the views disagree where it is unsure.
+    """
+    if tta not in TTA_VIEWS:
         raise ValueError(f"tta must be one of {TTA_MODES}, got {tta!r}")
-    prob = predict_view(model, images, resize, tile, overlap, amp)
-    if tta == "hflip":
-        mirrored = predict_view(model, images.flip(-1), resize, tile, overlap, amp)
-        prob = (prob + mirrored.flip(-1)) / 2
-    return prob
+    total = None
+    for dims in TTA_VIEWS[tta]:
+        view = images.flip(dims) if dims else images
+        prob = predict_view(model, view, resize, tile, overlap, amp)
+        prob = prob.flip(dims) if dims else prob
+        total = prob if total is None else total + prob
+    return total / len(TTA_VIEWS[tta])
 
 
 def load_model(path: str, device: torch.device, state: dict | None = None) -> torch.nn.Module:

@@ -91,12 +91,32 @@ def test_hflip_is_the_mean_of_the_map_and_the_mirrored_back_map_of_the_mirror():
     assert not torch.allclose(prob, predict_batch(ColumnRampModel(), image), atol=1e-3)
 
 
+class GridRampModel(torch.nn.Module):
+    """Logit = the first channel + 0.1 * column + 0.2 * row: mirroring either axis changes its map."""
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        height, width = x.shape[-2:]
+        ramp = 0.2 * torch.arange(height, dtype=x.dtype)[:, None] + 0.1 * torch.arange(width, dtype=x.dtype)
+        return {"mask": x[:, :1] + ramp}
+
+
+def test_flips_is_the_mean_over_both_mirrors_and_the_double_mirror():
+    image = torch.randn(2, 3, 4, 6)
+    prob = predict_batch(GridRampModel(), image, tta="flips")
+    rows, columns = 0.2 * torch.arange(4.0)[:, None], 0.1 * torch.arange(6.0)
+    views = [rows + columns, rows + columns.flip(0), rows.flip(0) + columns, rows.flip(0) + columns.flip(0)]
+    expected = sum(torch.sigmoid(image[:, :1] + ramp) for ramp in views) / 4
+    assert torch.allclose(prob, expected, atol=1e-6)
+    assert not torch.allclose(prob, predict_batch(GridRampModel(), image, tta="hflip"), atol=1e-3)
+
+
+@pytest.mark.parametrize("tta", ["hflip", "flips"])
 @pytest.mark.parametrize("settings", [{}, {"resize": 16}, {"tile": 40, "overlap": 12}])
-def test_hflip_changes_nothing_for_a_mirror_symmetric_model(settings):
+def test_flip_tta_changes_nothing_for_a_mirror_symmetric_model(settings, tta):
     model = PointwiseModel().eval()
     image = torch.randn(1, 3, 45, 70)
     plain = predict_batch(model, image, **settings)
-    flipped = predict_batch(model, image, tta="hflip", **settings)
+    flipped = predict_batch(model, image, tta=tta, **settings)
     assert flipped.shape == (1, 1, 45, 70)
     assert torch.allclose(plain, flipped, atol=1e-6)
 
