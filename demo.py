@@ -1,6 +1,7 @@
 """Look at one photo in the browser: a local web page over a CaCL-Net checkpoint.
 
     python demo.py --ckpt run/.../model_best.pth.tar [--host 127.0.0.1] [--port 7860] [--device auto]
+                   [--tta hflip]
 
 Drop a photo on the page to see the tamper-probability heat map over it, the mask at a threshold slider,
 the image-level score, and download the probability map, mask and overlay. Without ``--ckpt`` the newest
@@ -15,6 +16,7 @@ import signal
 import tempfile
 from pathlib import Path
 
+from evaluation.inference import TTA_MODES
 from utils.device import resolve_device
 from utils.dist import DistInfo
 from utils.errors import UserError, run_cli
@@ -31,6 +33,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="address to listen on (127.0.0.1: this computer only; 0.0.0.0: every network)")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on (0: any free port)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
+    parser.add_argument("--tta", choices=TTA_MODES, default="none",
+                        help="test-time augmentation, as test.py --tta: none, hflip (2x the time) or "
+                             "flips (4x)")
     parser.add_argument("--max-upload-mb", type=float, default=50, help="largest accepted upload, in MB")
     parser.add_argument("--max-pixels", type=int, default=24_000_000,
                         help="largest accepted photo, in pixels (larger ones are refused with a message)")
@@ -72,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     ckpt = Path(args.ckpt) if args.ckpt else latest_checkpoint(RUN_DIR)
     if not args.ckpt:
         print(f"no --ckpt given: using the newest checkpoint under {RUN_DIR}/, {ckpt}")
-    predictor = Predictor(ckpt, resolve_device(args.device, False, [], DistInfo()))
+    predictor = Predictor(ckpt, resolve_device(args.device, False, [], DistInfo()), args.tta)
     with tempfile.TemporaryDirectory(prefix="cacl-demo-") as upload_dir:
         app = create_app(predictor, Path(upload_dir), args.max_upload_mb, args.max_pixels)
         server = make_demo_server(app, args.host, args.port)

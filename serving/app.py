@@ -2,7 +2,8 @@
 
 - ``GET /``: the page (``serving/static/``; no external script, font or style, and a Content-Security-Policy
   that lets the browser load nothing from elsewhere).
-- ``GET /api/info``: the checkpoint, its backbone and pretrained source, the scorer, the limits.
+- ``GET /api/info``: the checkpoint, its backbone and pretrained source, the scorer, the test-time
+  augmentation, the limits.
 - ``POST /api/predict`` (form field ``image``): the photo as the network saw it (JPEG), the probability
   map (raw little-endian uint16 for the page, and the 16-bit ``_prob.png`` of ``test.py`` for download),
   the image-level score, the tampered area at the threshold and the time taken.
@@ -75,7 +76,8 @@ def create_app(predictor: Predictor, upload_dir: Path, max_upload_mb: float = 50
     def info() -> dict:
         return {"checkpoint": predictor.info.path, "backbone": predictor.info.backbone,
                 "pretrained": predictor.info.pretrained, "scorer": predictor.scorer, "threshold": THRESHOLD,
-                "device": str(predictor.device), "max_upload_mb": max_upload_mb, "max_pixels": max_pixels}
+                "device": str(predictor.device), "tta": predictor.tta, "max_upload_mb": max_upload_mb,
+                "max_pixels": max_pixels}
 
     @app.post("/api/predict")
     def predict():

@@ -1,6 +1,7 @@
 """The demo's model: loaded once from a train.py checkpoint and run one request at a time (a lock), through
 the functions test.py uses: :func:`~evaluation.runner.to_input`, :func:`~evaluation.inference.predict_batch`
-(native resolution, tiled above 1024 px exactly as ``test.py --tile`` by default) and
+(native resolution, tiled above 1024 px exactly as ``test.py --tile`` by default, with ``test.py --tta``'s
+modes) and
 :func:`~evaluation.runner.score_map` (image-level score and tampered area)."""
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from evaluation.inference import load_model, predict_batch
+from evaluation.inference import TTA_MODES, load_model, predict_batch
 from evaluation.runner import ImageScore, score_map, to_input
 from utils.checkpoint import load_checkpoint
 from utils.errors import UserError
@@ -51,12 +52,16 @@ def latest_checkpoint(run_dir: Path) -> Path:
 
 
 class Predictor:
-    """A checkpoint's model on ``device``; :meth:`predict` is safe to call from several threads."""
+    """A checkpoint's model on ``device``, predicting with test-time augmentation ``tta`` (a mode of
+    :data:`~evaluation.inference.TTA_MODES`); :meth:`predict` is safe to call from several threads."""
 
-    def __init__(self, ckpt: str | Path, device: torch.device) -> None:
+    def __init__(self, ckpt: str | Path, device: torch.device, tta: str = "none") -> None:
+        if tta not in TTA_MODES:
+            raise UserError(f"--tta must be one of {', '.join(TTA_MODES)}, got {tta!r}")
         checkpoint = load_checkpoint(ckpt)
         self.model = load_model(str(ckpt), device, checkpoint)
         self.device = device
+        self.tta = tta
         backbone = str(checkpoint["model_config"].get("backbone", "unknown"))
         self.info = CheckpointInfo(str(ckpt), backbone, describe_provenance(checkpoint.get("pretrained")))
         self.scorer = scorer_name(*IMAGE_SCORE)
@@ -66,6 +71,6 @@ class Predictor:
         """Probability map and score of a uint8 (H,W,3) photo; a second caller waits for the first."""
         with self._lock:
             start = time.perf_counter()
-            prob = predict_batch(self.model, to_input([image], self.device))[0, 0]
+            prob = predict_batch(self.model, to_input([image], self.device), tta=self.tta)[0, 0]
             score = score_map(name, prob, THRESHOLD, *IMAGE_SCORE)
             return Prediction(prob.cpu().numpy(), score, time.perf_counter() - start)

@@ -96,6 +96,22 @@ def test_page_static_files_and_info(client, predictor):
     assert info["pretrained"].startswith("unknown")
     assert info["scorer"] == "mean of the top 1 % pixel probabilities"
     assert info["threshold"] == 0.5 and info["max_upload_mb"] == 1 and info["max_pixels"] == 2_000_000
+    assert info["tta"] == "none"
+
+
+def test_the_flip_tta_prediction_is_test_pys(predictor, uploads):
+    flipping = Predictor(predictor.info.path, torch.device("cpu"), tta="flips")
+    image = photo(40, 56)
+    body = post(create_app(flipping, uploads).test_client(), encoded(image)).get_json()
+    expected = predict_batch(flipping.model, to_input([np.asarray(image)], torch.device("cpu")), tta="flips")
+    np.testing.assert_array_equal(decoded_prob(body), prob_to_uint16(expected[0, 0].numpy()))
+    plain = predict_batch(flipping.model, to_input([np.asarray(image)], torch.device("cpu")))
+    assert not np.array_equal(prob_to_uint16(plain[0, 0].numpy()), decoded_prob(body))
+
+
+def test_an_unknown_tta_mode_is_one_line(predictor):
+    with pytest.raises(UserError, match="--tta must be one of none, hflip, flips, got 'vflip'"):
+        Predictor(predictor.info.path, torch.device("cpu"), tta="vflip")
 
 
 def test_pretrained_source_is_described():
@@ -250,10 +266,11 @@ def test_the_address_and_who_can_reach_it_are_printed(capsys):
 
 
 def test_the_script_serves_and_cleans_up_when_stopped(predictor, tmp_path):
-    """`python demo.py` end to end: prints the address, answers, and on `kill` (SIGTERM, like Ctrl-C) stops
-    with exit code 0 and removes its upload folder."""
+    """`python demo.py --tta hflip` end to end: prints the address, answers, and on `kill` (SIGTERM, like
+    Ctrl-C) stops with exit code 0 and removes its upload folder."""
     env = {**os.environ, "TMPDIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
-    server = subprocess.Popen([sys.executable, "demo.py", "--ckpt", predictor.info.path, "--port", "0"],
+    server = subprocess.Popen([sys.executable, "demo.py", "--ckpt", predictor.info.path, "--port", "0",
+                               "--tta", "hflip"],
                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         first = server.stdout.readline()
@@ -262,7 +279,8 @@ def test_the_script_serves_and_cleans_up_when_stopped(predictor, tmp_path):
         assert [p.name[:10] for p in tmp_path.iterdir()] == ["cacl-demo-"]
         direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy for 127.0.0.1
         with direct.open(address[1] + "api/info", timeout=30) as answer:
-            assert json.loads(answer.read())["checkpoint"] == predictor.info.path
+            info = json.loads(answer.read())
+        assert info["checkpoint"] == predictor.info.path and info["tta"] == "hflip"
     finally:
         server.terminate()
         out, _ = server.communicate(timeout=60)

@@ -31,6 +31,7 @@ async function loadInfo() {
   $("backbone").textContent = info.backbone;
   $("pretrained").textContent = info.pretrained;
   $("device").textContent = info.device;
+  $("tta").textContent = info.tta;
   $("max-upload").textContent = info.max_upload_mb;
   $("scorer").textContent = info.scorer;
 }
