@@ -1,8 +1,7 @@
 """The demo's model: loaded once from a train.py checkpoint and run one request at a time (a lock), through
 the functions test.py uses: :func:`~evaluation.runner.to_input`, :func:`~evaluation.inference.predict_batch`
 (native resolution, tiled above 1024 px exactly as ``test.py --tile`` by default, with ``test.py --tta``'s
-modes) and
-:func:`~evaluation.runner.score_map` (image-level score and tampered area)."""
+modes) and :func:`~evaluation.runner.score_map` (image-level score and tampered area)."""
 from __future__ import annotations
 
 import threading
