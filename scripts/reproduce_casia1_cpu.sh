@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce the CASIA v1 main result of docs/RESULTS.md on a 2-core CPU (13 epochs with half as many synthetic
 # samples as real ones, chosen for the 60-minute training budget on the val split: 51-56 min of training for
-# seeds 0-2, 2-core AMD EPYC, 2026-12-01, with the fast depthwise kernels of modeling/depthwise.py):
+# seeds 0-3, 2-core AMD EPYC, 2026-12-01/02, with the fast depthwise kernels of modeling/depthwise.py):
 #   1. joint training of the ImageNet-initialised MobileNetV2 (--pretrained auto; train.py's quick-run model:
 #      separable ASPP/decoder convolutions, no dropout) on the source-disjoint
 #      CASIA v1 train split (authentic images as negatives, native-resolution random crops with no random
