@@ -1,18 +1,22 @@
-"""Inference speed per backbone at 512² and peak memory for one large photo with tiling.
+"""Inference speed per backbone and test-time augmentation at 512², and peak memory for one large photo
+with tiling.
 
     python -m benchmarks.bench_infer --backbones mobilenet resnet --images 4 \
-        --large 4000x3000 --large-backbone mobilenet --tile 1024
+        --large 4000x3000 --large-backbone mobilenet --tile 1024 [--tta none hflip flips]
 
-Speed: randomly initialised models (weights do not change the cost), batch 1, after one warm-up,
-on CPU and on CUDA when present. Memory: a fresh child process predicts one ``--large`` image through
-:func:`evaluation.inference.predict_batch` (native resolution, tiles of ``--tile``); its peak RSS is read
-with ``getrusage`` (CPU) and its peak CUDA allocation with ``torch.cuda.max_memory_allocated``.
+Speed: randomly initialised models (weights do not change the cost), batch 1, after one warm-up, on CPU
+and on CUDA when present, the median over ``--images``; with several ``--tta`` modes, each mode's time
+relative to the first's, measured in the same run. Memory: a fresh child process predicts one ``--large``
+image through :func:`evaluation.inference.predict_batch` (native resolution, tiles of ``--tile``); its
+peak RSS is read with ``getrusage`` (CPU) and its peak CUDA allocation with
+``torch.cuda.max_memory_allocated``.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -20,26 +24,32 @@ from pathlib import Path
 
 import torch
 
-from evaluation.inference import predict_batch
+from evaluation.inference import TTA_MODES, predict_batch
 from modeling import build_model
 from modeling.backbone import BACKBONES
 
 REPO = Path(__file__).resolve().parents[1]  # the child runs as a module from here
 
 
-def images_per_second(backbone: str, device: torch.device, n: int, size: int, amp: bool) -> float:
-    """Images/s of :func:`predict_batch` on ``n`` random ``size``² images, batch 1."""
+def images_per_second(backbone: str, device: torch.device, n: int, size: int, amp: bool,
+                      ttas: list[str]) -> list[float]:
+    """Images/s of :func:`predict_batch` for each test-time augmentation mode in ``ttas``, batch 1: the
+    inverse of the median over ``n`` random ``size``² images, the modes taking turns so that load changes
+    hit all of them alike."""
     model = build_model(backbone, with_projection=False).to(device).eval()
     image = torch.randn(1, 3, size, size, device=device)
-    predict_batch(model, image, amp=amp)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(n):
-        predict_batch(model, image, amp=amp)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return n / (time.perf_counter() - start)
+    seconds: dict[str, list[float]] = {tta: [] for tta in ttas}
+    for round_ in range(n + 1):  # round 0 warms up
+        for tta in ttas:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            predict_batch(model, image, amp=amp, tta=tta)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            if round_:
+                seconds[tta].append(time.perf_counter() - start)
+    return [1 / statistics.median(seconds[tta]) for tta in ttas]
 
 
 def large_image_child(backbone: str, device: str, height: int, width: int, tile: int) -> None:
@@ -73,17 +83,22 @@ def main() -> None:
     parser.add_argument("--large", default="4000x3000", help="WIDTHxHEIGHT of the memory test")
     parser.add_argument("--large-backbone", default="mobilenet")
     parser.add_argument("--tile", type=int, default=1024)
+    parser.add_argument("--tta", nargs="+", choices=TTA_MODES, default=["none"],
+                        help="test-time augmentation modes to time (ratios against the first)")
     args = parser.parse_args()
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     names = [str(d) for d in devices]
     print(f"torch {torch.__version__}, CPU threads {torch.get_num_threads()}, devices {names}")
-    print("| backbone | device | amp | images/s at {0}² |".format(args.size))
-    print("|---|---|---|---|")
+    print(f"| backbone | device | amp | tta | images/s at {args.size}² | time vs tta {args.tta[0]} |")
+    print("|---|---|---|---|---|---|")
     for backbone in args.backbones:
         for device in devices:
             for amp in ([False, True] if device.type == "cuda" else [False]):
-                speed = images_per_second(backbone, device, args.images, args.size, amp)
-                print(f"| {backbone} | {device} | {amp} | {speed:.2f} |", flush=True)
+                speeds = images_per_second(backbone, device, args.images, args.size, amp, args.tta)
+                for tta, speed in zip(args.tta, speeds):
+                    ratio = speeds[0] / speed
+                    print(f"| {backbone} | {device} | {amp} | {tta} | {speed:.2f} | {ratio:.2f}× |",
+                          flush=True)
     for device in devices:
         peak = measure_large(args.large_backbone, str(device), args.large, args.tile)
         print(f"{args.large} image, {args.large_backbone}, tile {args.tile}, {device}: peak RSS "
