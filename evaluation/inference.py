@@ -82,6 +82,11 @@ TTA_VIEWS: dict[str, tuple[tuple[int, ...], ...]] = {
 TTA_MODES = tuple(TTA_VIEWS)
 
 
+def _mirrored(tensor: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    """``tensor`` mirrored along ``dims``; itself, not a copy, when there are none."""
+    return tensor.flip(dims) if dims else tensor
+
+
 @torch.inference_mode()
 def predict_view(model: torch.nn.Module, images: torch.Tensor, resize: int | None = None, tile: int = 1024,
                  overlap: int | None = None, amp: bool = False) -> torch.Tensor:
@@ -112,13 +117,9 @@ def predict_batch(model: torch.nn.Module, images: torch.Tensor, resize: int | No
     """
     if tta not in TTA_VIEWS:
         raise ValueError(f"tta must be one of {TTA_MODES}, got {tta!r}")
-    total = None
-    for dims in TTA_VIEWS[tta]:
-        view = images.flip(dims) if dims else images
-        prob = predict_view(model, view, resize, tile, overlap, amp)
-        prob = prob.flip(dims) if dims else prob
-        total = prob if total is None else total + prob
-    return total / len(TTA_VIEWS[tta])
+    views = TTA_VIEWS[tta]
+    return sum(_mirrored(predict_view(model, _mirrored(images, dims), resize, tile, overlap, amp), dims)
+               for dims in views) / len(views)
 
 
 def load_model(path: str, device: torch.device, state: dict | None = None) -> torch.nn.Module:

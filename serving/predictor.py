@@ -15,7 +15,7 @@ import torch
 from evaluation.inference import TTA_MODES, load_model, predict_batch
 from evaluation.runner import ImageScore, score_map, to_input
 from utils.checkpoint import load_checkpoint
-from utils.errors import UserError
+from utils.errors import UserError, require
 from utils.metrics.ranking import DEFAULT_IMAGE_SCORE, DEFAULT_TOP_PERCENT, scorer_name
 from utils.provenance import describe_provenance
 
@@ -55,8 +55,7 @@ class Predictor:
     :data:`~evaluation.inference.TTA_MODES`); :meth:`predict` is safe to call from several threads."""
 
     def __init__(self, ckpt: str | Path, device: torch.device, tta: str = "none") -> None:
-        if tta not in TTA_MODES:
-            raise UserError(f"--tta must be one of {', '.join(TTA_MODES)}, got {tta!r}")
+        require(tta in TTA_MODES, f"--tta must be one of {', '.join(TTA_MODES)}, got {tta!r}")
         checkpoint = load_checkpoint(ckpt)
         self.model = load_model(str(ckpt), device, checkpoint)
         self.device = device

@@ -103,9 +103,10 @@ def test_the_flip_tta_prediction_is_test_pys(predictor, uploads):
     flipping = Predictor(predictor.info.path, torch.device("cpu"), tta="flips")
     image = photo(40, 56)
     body = post(create_app(flipping, uploads).test_client(), encoded(image)).get_json()
-    expected = predict_batch(flipping.model, to_input([np.asarray(image)], torch.device("cpu")), tta="flips")
+    batch = to_input([np.asarray(image)], torch.device("cpu"))
+    expected = predict_batch(flipping.model, batch, tta="flips")
     np.testing.assert_array_equal(decoded_prob(body), prob_to_uint16(expected[0, 0].numpy()))
-    plain = predict_batch(flipping.model, to_input([np.asarray(image)], torch.device("cpu")))
+    plain = predict_batch(flipping.model, batch)
     assert not np.array_equal(prob_to_uint16(plain[0, 0].numpy()), decoded_prob(body))
 
 
